@@ -1,0 +1,5 @@
+import sys
+
+from sunpy_enhance.cli import main
+
+sys.exit(main())
