@@ -1,0 +1,405 @@
+"""
+Downloads that survive bad connections: parfive with a cache, retries and verified, atomic files.
+
+Every file is downloaded under a temporary name (``<name>.part``) next to its final place and only
+renamed to its final name once it is complete: as long as the server announced it (``Content-Length``)
+and, for FITS files, with every HDU's header and data present. So a file under its final name is always
+complete, and a file already present and complete is not fetched again: an interrupted batch, run again,
+downloads only what is missing.
+"""
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CorruptFileError", "DownloadRecord", "DownloadReport", "download_files", "verify_file"]
+
+log = logging.getLogger(__name__)
+
+_BLOCK = 2880
+#: HTTP statuses worth retrying; any other 4xx means the request itself is wrong.
+_RETRY_STATUSES = {408, 425, 429}
+
+
+class CorruptFileError(OSError):
+    """A downloaded or cached file is incomplete or is not what it claims to be."""
+
+
+@dataclass(frozen=True)
+class DownloadRecord:
+    """
+    What happened to one URL.
+
+    Attributes
+    ----------
+    url : str
+        Where the file came from.
+    path : `pathlib.Path`
+        Its final place on disk; it exists (and is complete) unless ``status`` is ``"failed"``.
+    status : str
+        ``"downloaded"``, ``"cached"`` (already present and complete, not fetched) or ``"failed"``.
+    reason : str
+        Why it failed (or, for a successful download, what went wrong on earlier attempts).
+    attempts : int
+        Download attempts made (0 for a cached file).
+    """
+
+    url: str
+    path: Path
+    status: str
+    reason: str = ""
+    attempts: int = 0
+
+
+class DownloadReport(list):
+    """
+    A list of `DownloadRecord`, one per requested URL, in the order requested.
+    """
+
+    @property
+    def paths(self):
+        """Paths of the files that are present and complete (downloaded or cached)."""
+        return [r.path for r in self if r.status != "failed"]
+
+    @property
+    def failed(self):
+        """The records of the files that could not be downloaded."""
+        return [r for r in self if r.status == "failed"]
+
+    @property
+    def ok(self):
+        """`True` when no file failed."""
+        return not self.failed
+
+    def __str__(self):
+        counts = {s: sum(r.status == s for r in self) for s in ("downloaded", "cached", "failed")}
+        lines = [f"{len(self)} files: {counts['downloaded']} downloaded, {counts['cached']} already "
+                 f"present, {counts['failed']} failed"]
+        lines += [f"  FAILED {r.path.name}: {r.reason} (after {r.attempts} attempts)" for r in self.failed]
+        return "\n".join(lines)
+
+
+def _card_value(card):
+    from astropy.io import fits
+
+    return fits.Card.fromstring(card.decode("ascii", "replace")).value
+
+
+def _check_fits(path, size):
+    """Walk the HDUs of a FITS file and check that every header and data block is there."""
+    name = Path(path).name
+    with open(path, "rb") as f:
+        offset, index = 0, 0
+        while offset < size:
+            f.seek(offset)
+            first = f.read(80)
+            expected = b"SIMPLE  =" if index == 0 else b"XTENSION="
+            if not first.startswith(expected):
+                if index == 0:
+                    msg = f"{name} is not a FITS file (it starts with {first[:40]!r})"
+                    raise CorruptFileError(msg)
+                if not first.strip(b"\0 "):
+                    return  # zero/blank padding after the last HDU
+                msg = f"{name} has {size - offset} unexpected bytes after HDU {index - 1}"
+                raise CorruptFileError(msg)
+            f.seek(offset)
+            keys, header_length, found_end = {}, 0, False
+            while not found_end:
+                block = f.read(_BLOCK)
+                if len(block) < _BLOCK:
+                    msg = (f"{name} is truncated: the header of HDU {index} is cut off at byte {size} "
+                           "(an interrupted download?)")
+                    raise CorruptFileError(msg)
+                header_length += _BLOCK
+                for i in range(0, _BLOCK, 80):
+                    card = block[i:i + 80]
+                    key = card[:8].rstrip()
+                    if key == b"END":
+                        found_end = True
+                        break
+                    if key in (b"BITPIX", b"NAXIS", b"PCOUNT", b"GCOUNT", b"GROUPS") or (
+                            key.startswith(b"NAXIS") and key[5:].isdigit()):
+                        keys[key.decode()] = _card_value(card)
+            naxis = int(keys.get("NAXIS", 0))
+            axes = [int(keys.get(f"NAXIS{i}", 0)) for i in range(1, naxis + 1)]
+            if axes and axes[0] == 0 and keys.get("GROUPS") is True:
+                axes = axes[1:]  # random groups
+            n_elements = math.prod(axes) if naxis else 0
+            bits = abs(int(keys.get("BITPIX", 8))) * int(keys.get("GCOUNT", 1)) * (
+                int(keys.get("PCOUNT", 0)) + n_elements) if naxis else 0
+            data_bytes = bits // 8
+            data_start = offset + header_length
+            if data_start + data_bytes > size:
+                msg = (f"{name} is truncated: HDU {index} needs bytes up to {data_start + data_bytes} "
+                       f"but the file ends at {size} (an interrupted or cut-short download?)")
+                raise CorruptFileError(msg)
+            offset = data_start + math.ceil(data_bytes / _BLOCK) * _BLOCK
+            index += 1
+
+
+def verify_file(path, *, expected_size=None, is_fits=None):
+    """
+    Check that a file is complete; raise `CorruptFileError` saying what is wrong if it is not.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    expected_size : int, optional
+        Its size announced by the server (``Content-Length``).
+    is_fits : bool, optional
+        Check the FITS structure; by default when the name ends with ``.fits``, ``.fts`` or ``.fit``.
+
+    Raises
+    ------
+    CorruptFileError
+        The file is empty, shorter or longer than announced, or (for FITS files) not a FITS file or
+        missing part of a header or data unit.
+
+    Notes
+    -----
+    The FITS check reads only the headers: it finds truncation (the usual damage of an interrupted
+    download or of a server that cut a file short) but not corrupted bytes inside the data.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from astropy.io import fits
+    >>> from sunpy_enhance.download import verify_file, CorruptFileError
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "image.fits"
+    >>> fits.PrimaryHDU(np.zeros((64, 64), dtype=np.float32)).writeto(path)
+    >>> verify_file(path)
+    >>> path.write_bytes(path.read_bytes()[:10000])
+    10000
+    >>> try:
+    ...     verify_file(path)
+    ... except CorruptFileError as exc:
+    ...     print(exc)
+    image.fits is truncated: HDU 0 needs bytes up to 19264 but the file ends at 10000 (an interrupted or cut-short download?)
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        msg = f"{path.name} is empty"
+        raise CorruptFileError(msg)
+    if expected_size is not None and size != int(expected_size):
+        msg = f"{path.name} has {size} bytes but the server announced {int(expected_size)}"
+        raise CorruptFileError(msg)
+    if is_fits is None:
+        is_fits = _is_fits_name(path)
+    if is_fits:
+        _check_fits(path, size)
+
+
+def _is_fits_name(path):
+    return Path(path).name.lower().endswith((".fits", ".fit", ".fts"))
+
+
+def _describe(exc, timeout):
+    """A one-line reason for a parfive error, and whether retrying may help."""
+    import aiohttp
+    from parfive.utils import MultiPartDownloadError
+
+    if isinstance(exc, MultiPartDownloadError):
+        exc = exc.response
+    if isinstance(exc, aiohttp.ClientResponse):
+        retry = exc.status >= 500 or exc.status in _RETRY_STATUSES
+        return f"HTTP {exc.status} {exc.reason or ''}".strip(), retry
+    if isinstance(exc, CorruptFileError):
+        return str(exc), True
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return f"timed out: the server sent nothing for {timeout:g} s", True
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return f"the connection dropped before the file was complete ({exc})", True
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before the file was complete", True
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to the server ({exc})", True
+    text = str(exc) or "no details"
+    return f"{type(exc).__name__}: {text}", True
+
+
+def _run_download(downloader):
+    """
+    Run a parfive download in an event loop of our own that is closed afterwards.
+
+    parfive's ``download()`` leaves its loop (with signal handlers) open; when it is later garbage
+    collected from another thread it raises "signal only works in main thread". Here the loop is
+    closed, and Ctrl-C cancels the transfers (parfive then deletes its partial files) before
+    `KeyboardInterrupt` propagates. Inside a running loop (Jupyter) the download runs in a thread.
+    """
+
+    def run():
+        loop = asyncio.new_event_loop()
+        try:
+            task = loop.create_task(downloader.run_download())
+            try:
+                return loop.run_until_complete(task)
+            except BaseException:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(task)
+                raise
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def _announced_size(resp):
+    headers = getattr(resp, "headers", None)
+    if headers is None or headers.get("Content-Encoding", "identity") != "identity":
+        return None
+    length = headers.get("Content-Length")
+    return int(length) if length is not None and length.isdigit() else None
+
+
+def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn=4, max_splits=1,
+                   max_retries=3, retry_wait=2.0, timeout=90.0, progress=True):
+    """
+    Download files into a cache directory, skipping complete ones, retrying failures.
+
+    Parameters
+    ----------
+    urls : iterable of str
+        HTTP(S) URLs.
+    directory : path-like
+        Where the files go (created if needed). Files already there under their final names and
+        complete (see `verify_file`) are not downloaded again unless ``overwrite`` is set; files
+        there but incomplete are replaced.
+    filenames : iterable of str, optional
+        File names, one per URL; by default the last part of each URL.
+    overwrite : bool, optional
+        Download even the files already present.
+    max_conn : int, optional
+        Files downloaded in parallel.
+    max_splits : int, optional
+        Parallel connections per file (JSOC asks for 1).
+    max_retries : int, optional
+        Further attempts for files that failed with a transient error (HTTP 5xx, a dropped or
+        stalled connection, a truncated file). HTTP 4xx other than 408/429 are not retried.
+    retry_wait : float, optional
+        Seconds before the first retry; doubled for each further one.
+    timeout : float, optional
+        Seconds without data (or to connect) after which a download is abandoned and retried.
+    progress : bool, optional
+        Show parfive's progress bars.
+
+    Returns
+    -------
+    DownloadReport
+        One `DownloadRecord` per URL: ``downloaded``, ``cached`` or ``failed`` with the reason.
+
+    Notes
+    -----
+    A file is written as ``<name>.part`` and renamed (`os.replace`, atomic) only once it has the size
+    the server announced and, for FITS, all its HDUs: no partial file ever carries the final name, and
+    ``.part`` files are deleted when an attempt fails. A file that fails is retried from its start:
+    parfive deletes partial files, so byte ranges are not resumed, but the files already complete are
+    kept, so a re-run after an interruption fetches only what is missing.
+    Only one process at a time should download into the same directory.
+    """
+    import aiohttp
+    import parfive
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    urls = list(urls)
+    if filenames is None:
+        filenames = [url.rstrip("/").rsplit("/", 1)[-1] for url in urls]
+    filenames = list(filenames)
+    if len(filenames) != len(urls):
+        msg = f"got {len(urls)} URLs but {len(filenames)} file names; give one name per URL"
+        raise ValueError(msg)
+    if len(set(filenames)) != len(filenames):
+        msg = "two URLs would be saved under the same file name; give distinct filenames"
+        raise ValueError(msg)
+
+    records = {}
+    pending = {}
+    for url, name in zip(urls, filenames):
+        final = directory / name
+        if final.exists() and not overwrite:
+            try:
+                verify_file(final)
+            except CorruptFileError as exc:
+                log.info("replacing incomplete cached file %s: %s", final, exc)
+                final.unlink()
+            else:
+                records[url] = DownloadRecord(url, final, "cached")
+                continue
+        pending[url] = final
+
+    reasons = {}
+    attempts = dict.fromkeys(pending, 0)
+    session = parfive.SessionConfig(
+        timeouts=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+        file_progress=progress,
+    )
+    try:
+        for attempt in range(max_retries + 1):
+            if not pending:
+                break
+            if attempt:
+                wait = retry_wait * 2 ** (attempt - 1)
+                log.info("retrying %d file(s) in %.1f s (attempt %d of %d)", len(pending), wait, attempt + 1,
+                         max_retries + 1)
+                time.sleep(wait)
+            sizes = {}
+            downloader = parfive.Downloader(max_conn=max_conn, max_splits=max_splits, progress=progress,
+                                            overwrite=True, config=session)
+            for url, final in pending.items():
+                part = final.with_name(final.name + ".part")
+                part.unlink(missing_ok=True)
+                attempts[url] += 1
+
+                def target(*args, _part=part, _url=url):
+                    # parfive passes (response, url); keep the announced size for the check
+                    for arg in args:
+                        if not isinstance(arg, str):
+                            sizes[_url] = _announced_size(arg)
+                    return _part
+
+                downloader.enqueue_file(url, filename=target)
+            results = _run_download(downloader)
+
+            cancelled = [e for e in results.errors if isinstance(e.exception, asyncio.CancelledError)]
+            if cancelled:
+                raise KeyboardInterrupt
+            for error in results.errors:
+                reason, retry = _describe(error.exception, timeout)
+                reasons[error.url] = reason
+                if not retry:
+                    final = pending.pop(error.url)
+                    records[error.url] = DownloadRecord(error.url, final, "failed", reason, attempts[error.url])
+            for path, url in zip(results, results.urls):
+                final = pending[url]
+                try:
+                    verify_file(path, expected_size=sizes.get(url), is_fits=_is_fits_name(final))
+                except CorruptFileError as exc:
+                    Path(path).unlink(missing_ok=True)
+                    reasons[url] = str(exc).replace(Path(path).name, final.name)
+                    continue
+                os.replace(path, final)
+                pending.pop(url)
+                earlier = f"succeeded after: {reasons[url]}" if url in reasons else ""
+                records[url] = DownloadRecord(url, final, "downloaded", earlier, attempts[url])
+        for url, final in pending.items():
+            records[url] = DownloadRecord(url, final, "failed", reasons.get(url, "not downloaded"),
+                                          attempts[url])
+        pending = {}
+    finally:
+        for final in pending.values():  # interrupted: leave no partial file behind
+            final.with_name(final.name + ".part").unlink(missing_ok=True)
+    return DownloadReport(records[url] for url in urls)
