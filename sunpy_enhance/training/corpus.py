@@ -1,0 +1,137 @@
+"""
+The training corpus of the bundled models, built from the project's shared real-data folder.
+
+This module records exactly which frames, pixel scales, crops and held-out parts the bundled models were
+trained and validated on, so that ``sunpy-enhance train --corpus shared`` reproduces them. Anyone with
+better data passes their own frames instead (``--frame PATH:SCALE``).
+"""
+import dataclasses
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+from sunpy_enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask, read_array
+from sunpy_enhance.training.magnetic import synthetic_magnetogram
+
+__all__ = ["Corpus", "shared_corpus", "continuum_frames", "real_hmi_continuum", "real_hmi_magnetograms"]
+
+#: Fraction of each frame's columns held out for validation (never used in training).
+HELD_OUT = 0.3
+
+# (relative path, pixel scale in arcsec, boundary, crop in pixels)
+_CONTINUUM_SOURCES = (
+    ("highres/muram_qs_continuum_48km.npy", 0.0662, "wrap", 0),
+    ("highres/sst_crisp_wb8542_sunspot_2020-07-27.fits", 0.059, "reflect", 10),
+    ("highres/sunrise_imax_qs_focus.fits", 0.055, "reflect", 60),
+)
+
+
+@dataclasses.dataclass
+class Corpus:
+    """
+    Training frames, held-out validation frames and target-less real HMI images (network units before centring).
+    """
+
+    train: list
+    validation: list
+    real_hmi: list
+    real_hmi_names: list
+    notes: list
+
+
+def continuum_frames(root):
+    """The normalised continuum frames of the shared corpus (see the module docstring)."""
+    root = Path(root)
+    frames = []
+    for rel, scale, boundary, crop in _CONTINUUM_SOURCES:
+        data = read_array(root / rel)
+        frames.append(normalize_continuum_frame(data, scale * u.arcsec, name=Path(rel).name, boundary=boundary,
+                                                crop=crop))
+    return frames
+
+
+def real_hmi_continuum(root):
+    """
+    Real HMI continuum images without a target, in I/Ic: the quiet-Sun patch and the SHARP 377 continuum.
+
+    The Enhance sample (``hmi/enhance_sample_continuum.fits``) is *not* used: it is kept for evaluation.
+    """
+    root = Path(root)
+    images, names = [], []
+    qs = read_array(root / "hmi/hmi_qs_patch_dns.npy")
+    images.append(qs / qs.mean())
+    names.append("hmi/hmi_qs_patch_dns.npy")
+    sharp = read_array(root / "hmi/sharp/hmi.sharp_cea_720s.377.20110215_020000_TAI.continuum.fits")
+    sharp = sharp / sharp[quiet_sun_mask(sharp, 0.5 * u.arcsec)].mean()
+    images.append(sharp)
+    names.append("hmi/sharp/hmi.sharp_cea_720s.377.20110215_020000_TAI.continuum.fits (CEA)")
+    return images, names
+
+
+def real_hmi_magnetograms(root):
+    """
+    Real HMI line-of-sight magnetograms (SHARP CEA cut-outs, 720 s) in kG, without a target.
+
+    The Enhance sample (``hmi/enhance_sample_blos.fits``) is *not* used: it is kept for evaluation.
+    """
+    images, names = [], []
+    for path in sorted((Path(root) / "hmi/sharp").glob("*.magnetogram.fits")):
+        data = read_array(path, allow_nan=True) / 1000.0
+        if min(data.shape) >= 64 and np.isfinite(data).mean() > 0.5:
+            images.append(data)
+            names.append(f"hmi/sharp/{path.name}")
+    return images, names
+
+
+def shared_corpus(root, kind):
+    """
+    The corpus of the bundled ``kind`` model.
+
+    Parameters
+    ----------
+    root : `os.PathLike`
+        The shared data folder (``../shared/data``).
+    kind : {"continuum", "magnetogram"}
+
+    Returns
+    -------
+    `Corpus`
+    """
+    frames = continuum_frames(root)
+    if kind == "continuum":
+        base = frames
+        real, names = real_hmi_continuum(root)
+    elif kind == "magnetogram":
+        base = []
+        for i, frame in enumerate(frames):
+            base.append(synthetic_magnetogram(frame, filling="network", seed=2 * i))
+            base.append(synthetic_magnetogram(frame, filling="plage", seed=2 * i + 1))
+        real, names = real_hmi_magnetograms(root)
+    else:
+        msg = f"kind must be 'continuum' or 'magnetogram', not {kind!r}."
+        raise ValueError(msg)
+    train, validation = zip(*(f.split(HELD_OUT) for f in base))
+    notes = [f"{f.name} ({f.pixel_scale:.4f}/px, {f.data.shape[1]}x{f.data.shape[0]} px): {f.notes}" for f in base]
+    return Corpus(list(train), list(validation), [np.asarray(r, dtype=np.float32) for r in real], names, notes)
+
+
+def frames_from_paths(specs, kind):
+    """
+    Frames from user specifications ``"PATH:SCALE_ARCSEC[:wrap]"`` (continuum in any units; magnetograms in G).
+    """
+    frames = []
+    for spec in specs:
+        parts = str(spec).split(":")
+        if len(parts) < 2:
+            msg = f"Frame {spec!r} must be given as PATH:PIXEL_SCALE_ARCSEC[:wrap]."
+            raise ValueError(msg)
+        path, scale = parts[0], float(parts[1]) * u.arcsec
+        boundary = "wrap" if len(parts) > 2 and parts[2] == "wrap" else "reflect"
+        data = read_array(path)
+        if kind == "continuum":
+            frames.append(normalize_continuum_frame(data, scale, name=Path(path).name, boundary=boundary))
+        else:
+            frames.append(Frame(data=data / 1000.0, pixel_scale=scale, name=Path(path).name, boundary=boundary,
+                                notes="divided by 1000 (G to kG)"))
+    return frames

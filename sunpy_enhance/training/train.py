@@ -1,0 +1,318 @@
+"""
+Training Enhance models: the paper's recipe, forward consistency, checkpoints, export.
+"""
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import astropy.units as u
+import keras
+import numpy as np
+from keras import ops
+
+from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
+from sunpy_enhance.models import export_model
+from sunpy_enhance.network import build_enhance_network, receptive_radius
+from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
+from sunpy_enhance.training.dataset import PairBank, PatchDataset, validation_patches
+
+__all__ = ["TrainingConfig", "NORMALISATION", "ForwardConsistentTrainer", "train_enhance"]
+
+#: How physical values become network values: ``(value - offset) / scale``.
+NORMALISATION = {
+    "continuum": {"unit": "I/Ic", "offset": 1.0, "scale": 1.0,
+                  "description": "intensity divided by the limb-darkening-corrected quiet-Sun level, minus 1"},
+    "magnetogram": {"unit": "G", "offset": 0.0, "scale": 1000.0,
+                    "description": "line-of-sight field in kG"},
+}
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """
+    Settings of a training run. Defaults follow Díaz Baso & Asensio Ramos (2018) where they apply.
+
+    Attributes
+    ----------
+    kind : {"continuum", "magnetogram"}
+    blocks, filters : int
+        Architecture (5, 64 as published; 1, 32 for the light variant).
+    learning_rate : float
+        Adam learning rate (1e-4).
+    batch_size : int
+        Patches per step (32), including ``forward_per_batch`` real HMI patches.
+    patch_size : int
+        Input patch side (50; targets are twice that).
+    steps_per_epoch, epochs : int
+        Length of the run; patches are drawn afresh each step.
+    l2 : float or None
+        Kernel ℓ2 regularisation; None: 1e-6 continuum, 1e-5 magnetogram.
+    noise : float or None
+        Gaussian noise added to inputs, network units; None: 1e-3 (I/Ic), 1e-2 (kG).
+    forward_weight : float
+        Weight of the forward-consistency loss (0 disables it).
+    forward_per_batch : int
+        Real HMI patches per batch for the forward-consistency loss.
+    phases : int
+        Sub-pixel sampling phases per frame.
+    validation_count, validation_size : int
+        Held-out validation patches and their size.
+    precision : {"float32", "bfloat16"}
+        bfloat16 computes the hidden layers in bfloat16 (output layer float32).
+    seed : int
+    max_minutes : float or None
+        Stop (keeping the best checkpoint) after this wall time.
+    """
+
+    kind: str = "continuum"
+    blocks: int = 5
+    filters: int = 64
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+    patch_size: int = 50
+    steps_per_epoch: int = 100
+    epochs: int = 20
+    l2: float | None = None
+    noise: float | None = None
+    forward_weight: float = 1.0
+    forward_per_batch: int = 8
+    phases: int = 8
+    validation_count: int = 64
+    validation_size: int = 24
+    precision: str = "float32"
+    seed: int = 0
+    max_minutes: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in NORMALISATION:
+            msg = f"kind must be one of {sorted(NORMALISATION)}, not {self.kind!r}."
+            raise ValueError(msg)
+        if self.l2 is None:
+            self.l2 = 1e-6 if self.kind == "continuum" else 1e-5
+        if self.noise is None:
+            self.noise = 1e-3 if self.kind == "continuum" else 1e-2
+        if self.precision not in ("float32", "bfloat16"):
+            msg = f"precision must be 'float32' or 'bfloat16', not {self.precision!r}."
+            raise ValueError(msg)
+
+
+def _psf_kernel_tensor():
+    kernel = hmi_psf(ENHANCED_PIXEL_SCALE).astype(np.float32)
+    return kernel[:, :, None, None]
+
+
+class ForwardConsistentTrainer(keras.Model):
+    """
+    Wraps an Enhance network with the training loss: MSE to the targets plus forward consistency.
+
+    The last ``forward_per_batch`` patches of each training batch are real HMI images without a target.
+    For them the network output is re-observed inside the graph — convolved with the HMI PSF sampled at
+    0.252″ (mirror-padded) and averaged over 2×2 pixels — and compared with the input away from the
+    patch edges. The MSE to the targets uses the other patches. Validation batches hold targets only.
+    """
+
+    def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.forward_weight = float(forward_weight)
+        self.forward_per_batch = int(forward_per_batch) if forward_weight else 0
+        self._psf = _psf_kernel_tensor() if self.forward_per_batch else None
+        self._margin = receptive_radius() // 2 + 2
+
+    def call(self, inputs, training=False):
+        return self.network(inputs, training=training)
+
+    def reobserve(self, output):
+        """HMI PSF then 2×2 binning of a batch of network outputs (network units)."""
+        pad = self._psf.shape[0] // 2
+        padded = ops.pad(output, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+        blurred = ops.conv(padded, ops.convert_to_tensor(self._psf), padding="valid")
+        return ops.average_pool(blurred, 2, strides=2, padding="valid")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = y[..., :1]
+        n_fwd = self.forward_per_batch if training else 0
+        if n_fwd:
+            sup = ops.mean(ops.square(y_pred[:-n_fwd] - target[:-n_fwd]))
+            m = self._margin
+            re = self.reobserve(y_pred[-n_fwd:])
+            fwd = ops.mean(ops.square(re[:, m:-m, m:-m] - x[-n_fwd:, m:-m, m:-m]))
+            loss = sup + self.forward_weight * fwd
+        else:
+            loss = ops.mean(ops.square(y_pred - target))
+        if self.losses:
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Saves the last state (weights, optimizer, epoch) and the best weights by validation loss."""
+
+    def __init__(self, directory, network, state):
+        super().__init__()
+        self.directory = Path(directory)
+        self.network = network
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        val = float(logs.get("val_loss", np.inf))
+        if val < self.state["best_val_loss"]:
+            self.state["best_val_loss"] = val
+            self.state["best_epoch"] = epoch
+            self.network.save_weights(self.directory / "best.weights.h5")
+        self.state["epoch"] = epoch
+        self.state["wall_seconds"] = self.state["wall_before"] + time.time() - self.state["started"]
+        self.network.save_weights(self.directory / "last.weights.h5")
+        optimizer = self.model.optimizer
+        np.savez(self.directory / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
+        tmp = self.directory / "state.json.tmp"
+        tmp.write_text(json.dumps({k: v for k, v in self.state.items() if k != "started"}, indent=1))
+        os.replace(tmp, self.directory / "state.json")
+
+
+class _TimeLimit(keras.callbacks.Callback):
+    def __init__(self, minutes, started):
+        super().__init__()
+        self.seconds = minutes * 60
+        self.started = started
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.time() - self.started > self.seconds:
+            self.model.stop_training = True
+
+
+def _hardware():
+    import tensorflow as tf
+
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")] if keras.backend.backend() == "tensorflow" \
+        else []
+    return {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "gpus": gpus, "backend": keras.backend.backend(),
+            "tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=None, init_weights=None,
+                  verbose=2):
+    """
+    Train (or resume training) an Enhance network and export the best checkpoint.
+
+    Parameters
+    ----------
+    corpus : `~sunpy_enhance.training.corpus.Corpus`
+        Training frames, held-out frames and target-less real HMI images.
+    run_dir : `os.PathLike`
+        Checkpoints (``last.weights.h5``, ``best.weights.h5``, ``optimizer.npz``, ``state.json``) and the
+        CSV log (``log.csv``). If it holds a checkpoint of the same configuration, training resumes there.
+    config : `TrainingConfig`, optional
+    export_to : `os.PathLike`, optional
+        Where to export the best model (SavedModel + weights + card) when training ends.
+    model_name : str, optional
+        Name written in the model card.
+    init_weights : `os.PathLike`, optional
+        Start a new run from these weights (e.g. a bundled model's ``model.weights.h5``), to train longer.
+    verbose : int, optional
+        Keras verbosity: 1 progress bar, 2 one line per epoch.
+
+    Returns
+    -------
+    dict
+        The model card (also written with the export).
+    """
+    config = config or TrainingConfig()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    norm = NORMALISATION[config.kind]
+    offset = norm["offset"]
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        saved = json.loads(config_path.read_text())
+        if saved != dataclasses.asdict(config):
+            msg = (f"{run_dir} holds a run with another configuration ({config_path}); "
+                   "use a new run directory or the same settings to resume.")
+            raise ValueError(msg)
+    else:
+        config_path.write_text(json.dumps(dataclasses.asdict(config), indent=1))
+
+    dtype = "mixed_bfloat16" if config.precision == "bfloat16" else "float32"
+    network = build_enhance_network(blocks=config.blocks, filters=config.filters, l2=config.l2, dtype=dtype)
+    trainer = ForwardConsistentTrainer(network, forward_weight=config.forward_weight,
+                                       forward_per_batch=config.forward_per_batch)
+    trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+
+    bank = PairBank(corpus.train, phases=config.phases, seed=config.seed)
+    held = PairBank(corpus.validation, phases=2, seed=config.seed + 1)
+    x_val, y_val = validation_patches(held, config.validation_size, config.validation_count, offset=offset,
+                                      noise=config.noise, seed=config.seed + 2)
+    data = PatchDataset(bank, patch_size=config.patch_size, batch_size=config.batch_size,
+                        steps=config.steps_per_epoch, noise=config.noise, offset=offset,
+                        real_images=corpus.real_hmi if config.forward_weight else (),
+                        forward_per_batch=config.forward_per_batch, seed=config.seed)
+
+    state_path = run_dir / "state.json"
+    state = {"epoch": -1, "best_val_loss": float("inf"), "best_epoch": -1, "wall_before": 0.0}
+    # Build the model and optimizer so that a checkpoint can be restored into them.
+    trainer(x_val[:1])
+    trainer.optimizer.build(trainer.trainable_variables)
+    if state_path.exists():
+        state.update(json.loads(state_path.read_text()))
+        state["wall_before"] = state.get("wall_seconds", 0.0)
+        network.load_weights(run_dir / "last.weights.h5")
+        saved_vars = np.load(run_dir / "optimizer.npz")
+        for var, key in zip(trainer.optimizer.variables, saved_vars.files):
+            var.assign(saved_vars[key])
+    elif init_weights is not None:
+        network.load_weights(init_weights)
+    data.epoch = state["epoch"] + 1
+    state["started"] = time.time()
+
+    callbacks = [_Checkpoint(run_dir, network, state),
+                 keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True)]
+    if config.max_minutes:
+        callbacks.append(_TimeLimit(config.max_minutes, state["started"]))
+    if state["epoch"] + 1 < config.epochs:
+        trainer.fit(data, validation_data=(x_val, y_val), batch_size=config.batch_size,
+                    epochs=config.epochs, initial_epoch=state["epoch"] + 1, callbacks=callbacks,
+                    verbose=verbose)
+
+    best = run_dir / "best.weights.h5"
+    network.load_weights(best if best.exists() else run_dir / "last.weights.h5")
+    final = json.loads(state_path.read_text()) if state_path.exists() else state
+    card = {
+        "name": model_name or f"enhance-{config.kind}",
+        "kind": config.kind,
+        "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "method": "Enhance (Díaz Baso & Asensio Ramos 2018, A&A 614, A5, doi:10.1051/0004-6361/201731344)",
+        "architecture": {"name": "enhance", "blocks": config.blocks, "filters": config.filters},
+        "upscale": 2,
+        "receptive_radius": receptive_radius(config.blocks),
+        "input_pixel_scale_arcsec": 0.504,
+        "output_pixel_scale_arcsec": 0.252,
+        "normalisation": norm,
+        "psf": {"input": {"model": "Wachter et al. (2012) HMI PSF, Enhance modification", **ENHANCE_MODIFIED,
+                          "diameter_cm": 14, "wavelength_angstrom": 6173, "support_radius_arcsec": 18},
+                "target": {"model": "Airy, circular aperture", "diameter_cm": 28, "wavelength_angstrom": 6173}},
+        "training_data": {"frames": corpus.notes, "validation": "the last 30% of the columns of each frame, "
+                          "degraded separately and never used for training",
+                          "real_hmi_forward_consistency": list(corpus.real_hmi_names) if config.forward_weight
+                          else [], "phases_per_frame": config.phases,
+                          "augmentation": "8 rotations/reflections, fresh random patches every step"},
+        "training": {**dataclasses.asdict(config), "epochs_completed": final["epoch"] + 1,
+                     "steps_completed": (final["epoch"] + 1) * config.steps_per_epoch,
+                     "patches_seen": (final["epoch"] + 1) * config.steps_per_epoch * config.batch_size,
+                     "best_epoch": final["best_epoch"], "best_validation_mse": final["best_val_loss"],
+                     "wall_time_seconds": round(final.get("wall_seconds", 0.0), 1), "hardware": _hardware()},
+        "validation_metrics": {},
+    }
+    if export_to is not None:
+        export_model(network, export_to, card, overwrite=True)
+    return card
+
+
+def pixel_scale_quantity(value):
+    """``value`` in arcsec as a Quantity (helper for the command line)."""
+    return u.Quantity(value, u.arcsec)
