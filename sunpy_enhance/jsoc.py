@@ -1,0 +1,892 @@
+"""
+Find and export SDO/HMI data from JSOC with drms: series, record sets, cutouts, exports, downloads.
+
+The helpers build JSOC record-set strings (``hmi.M_45s[2014.03.01_00:00:00_TAI-2014.03.01_01:00:00_TAI@720s]``)
+from times and cadences, ``im_patch`` cutout requests from sunpy coordinates, submit the export with
+``drms``, wait for it, and download the files with `sunpy_enhance.download.download_files` (parfive,
+verified, atomic, cached). Errors JSOC reports (export status 3, 4, 5, 6, 7, HTTP errors, an unknown
+email address) become `JSOCError` subclasses whose message says what happened and what to do.
+
+A registered email address is needed for exports (not for searches): pass ``email=`` or set the
+``JSOC_EMAIL`` environment variable; register at http://jsoc.stanford.edu/ajax/register_email.html.
+"""
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections import namedtuple
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+
+import astropy.units as u
+import numpy as np
+
+__all__ = [
+    "HMI_SERIES",
+    "JSOCError",
+    "JSOCEmailError",
+    "JSOCQueryError",
+    "JSOCExportError",
+    "JSOCTimeoutError",
+    "JSOCConnectionError",
+    "get_email",
+    "server_config",
+    "jsoc_client",
+    "hmi_series",
+    "record_set",
+    "im_patch",
+    "search_hmi",
+    "request_export",
+    "wait_for_export",
+    "export_files",
+    "fetch_hmi",
+    "fetch_export",
+]
+
+log = logging.getLogger(__name__)
+
+REGISTER_URL = "http://jsoc.stanford.edu/ajax/register_email.html"
+
+HMISeries = namedtuple("HMISeries", ["segment", "measurement", "cadence", "description"])
+
+#: HMI series the package knows: JSOC segment, measurement (``"continuum"``/``"magnetogram"``),
+#: slot cadence in seconds and a description.
+HMI_SERIES = {
+    "hmi.Ic_45s": HMISeries("continuum", "continuum", 45, "continuum intensity, 45 s"),
+    "hmi.Ic_720s": HMISeries("continuum", "continuum", 720, "continuum intensity, 720 s"),
+    "hmi.Ic_noLimbDark_720s": HMISeries("continuum", "continuum", 720,
+                                        "continuum intensity with limb darkening removed, 720 s"),
+    "hmi.Ic_45s_dcon": HMISeries("continuum", "continuum", 45,
+                                 "continuum intensity from JSOC-deconvolved filtergrams, 45 s"),
+    "hmi.Ic_720s_dcon": HMISeries("continuum", "continuum", 720,
+                                  "continuum intensity from JSOC-deconvolved filtergrams, 720 s"),
+    "hmi.M_45s": HMISeries("magnetogram", "magnetogram", 45, "line-of-sight magnetogram, 45 s"),
+    "hmi.M_720s": HMISeries("magnetogram", "magnetogram", 720, "line-of-sight magnetogram, 720 s"),
+    "hmi.M_45s_dcon": HMISeries("magnetogram", "magnetogram", 45,
+                                "line-of-sight magnetogram from JSOC-deconvolved filtergrams, 45 s"),
+    "hmi.M_720s_dcon": HMISeries("magnetogram", "magnetogram", 720,
+                                 "line-of-sight magnetogram from JSOC-deconvolved filtergrams, 720 s"),
+}
+_SERIES_BY_LOWER = {name.lower(): name for name in HMI_SERIES}
+
+# T_REC slots of the HMI observables: TRECEPOC = 1993.01.01_00:00:00_TAI, TRECSTEP = cadence.
+_TREC_EPOCH = "1993-01-01T00:00:00"
+
+# JSOC export status codes (jsoc_fetch op=exp_status) and what they mean for a user.
+_STATUS_TEXT = {
+    3: "the request is too large for one export",
+    4: "JSOC rejected the request",
+    5: "the export has expired on the server",
+    6: "JSOC does not know this request id",
+    7: "the export failed on the server",
+}
+
+
+class JSOCError(RuntimeError):
+    """Base class of the errors raised when talking to JSOC."""
+
+
+class JSOCEmailError(JSOCError, ValueError):
+    """No email address was given, or JSOC does not accept it for exports."""
+
+
+class JSOCQueryError(JSOCError, ValueError):
+    """A search was refused by JSOC (unknown series, bad record set) or found no records."""
+
+
+class JSOCExportError(JSOCError):
+    """
+    An export request failed; ``status`` is JSOC's status code and ``request_id`` the request.
+    """
+
+    def __init__(self, message, *, status=None, request_id=None):
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+
+
+class JSOCTimeoutError(JSOCError, TimeoutError):
+    """JSOC did not finish an export in the time allowed; ``request_id`` can be picked up later."""
+
+    def __init__(self, message, *, request_id=None):
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class JSOCConnectionError(JSOCError, ConnectionError):
+    """JSOC could not be reached or answered with an HTTP error or something that is not JSON."""
+
+
+def get_email(email=None):
+    """
+    The email address for JSOC exports: ``email`` if given, else ``$JSOC_EMAIL``.
+
+    Parameters
+    ----------
+    email : str, optional
+        An address registered at JSOC.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    JSOCEmailError
+        Neither is set, or the value is not an email address.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.jsoc import get_email
+    >>> get_email("someone@example.org")
+    'someone@example.org'
+    """
+    if email is None:
+        email = os.environ.get("JSOC_EMAIL", "").strip() or None
+    if email is None:
+        msg = ("JSOC needs a registered email address to export data: pass email=... (or --email) or set "
+               f"the JSOC_EMAIL environment variable. Register an address at {REGISTER_URL}.")
+        raise JSOCEmailError(msg)
+    if "@" not in email:
+        msg = f"{email!r} is not an email address; JSOC needs the address you registered at {REGISTER_URL}."
+        raise JSOCEmailError(msg)
+    return email
+
+
+def server_config(server=None):
+    """
+    A `drms.ServerConfig` for ``server``.
+
+    Parameters
+    ----------
+    server : None, str or `drms.ServerConfig`
+        `None` or ``"jsoc"``: the public JSOC at Stanford. A name registered with drms. A base URL
+        (``"http://host:port/"``) of a server laid out like JSOC (``cgi-bin/ajax/jsoc_info``,
+        ``jsoc_fetch``, ``checkAddress.sh``; files under the same URL), such as a mirror or a
+        test server. Or a ready `drms.ServerConfig`.
+
+    Returns
+    -------
+    `drms.ServerConfig`
+
+    Examples
+    --------
+    >>> from sunpy_enhance.jsoc import server_config
+    >>> server_config("http://127.0.0.1:8080/").url_jsoc_fetch
+    'http://127.0.0.1:8080/cgi-bin/ajax/jsoc_fetch'
+    """
+    import drms
+    from drms.config import _server_configs
+
+    if server is None:
+        server = "jsoc"
+    if isinstance(server, drms.ServerConfig):
+        return server
+    if re.match(r"https?://", server):
+        base = server if server.endswith("/") else server + "/"
+        return drms.ServerConfig(
+            name=f"JSOC at {base}",
+            cgi_baseurl=base + "cgi-bin/ajax/",
+            cgi_show_series="show_series",
+            cgi_jsoc_info="jsoc_info",
+            cgi_jsoc_fetch="jsoc_fetch",
+            cgi_check_address="checkAddress.sh",
+            http_download_baseurl=base,
+        )
+    try:
+        return _server_configs[server.lower()]
+    except KeyError:
+        msg = f"unknown JSOC server {server!r}: give 'jsoc', a drms.ServerConfig or a base URL (http://...)"
+        raise ValueError(msg) from None
+
+
+def _connection_error(exc, what, config):
+    """Turn urllib/JSON errors into a `JSOCConnectionError` with a useful message."""
+    where = config.cgi_baseurl or config.name
+    if isinstance(exc, HTTPError):
+        msg = (f"JSOC answered HTTP {exc.code} ({exc.reason}) to {what} at {where}. The server has a "
+               "problem: try again in a few minutes (http://jsoc.stanford.edu/ shows its status).")
+    elif isinstance(exc, URLError):
+        msg = (f"cannot reach JSOC at {where} for {what}: {exc.reason}. Check the network connection; "
+               "JSOC is sometimes down for maintenance.")
+    elif isinstance(exc, (TimeoutError, OSError)):
+        msg = f"the connection to JSOC at {where} failed during {what}: {exc}. Try again later."
+    else:
+        msg = f"JSOC at {where} sent an answer to {what} that is not JSON ({exc}); try again later."
+    return JSOCConnectionError(msg)
+
+
+def _call(config, what, func, *args, retries=0, retry_wait=2.0, **kwargs):
+    """Call a drms function, retrying idempotent calls on server errors, translating exceptions."""
+    for attempt in range(retries + 1):
+        try:
+            return func(*args, **kwargs)
+        except (HTTPError, URLError, OSError, ValueError) as exc:
+            if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):
+                raise
+            if isinstance(exc, HTTPError) and exc.code < 500:
+                raise _connection_error(exc, what, config) from exc
+            if attempt == retries:
+                raise _connection_error(exc, what, config) from exc
+            log.info("JSOC %s failed (%s); retrying in %.1f s", what, exc, retry_wait)
+            time.sleep(retry_wait * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def jsoc_client(email=None, *, server=None, check_email=True):
+    """
+    A `drms.Client`, with its email address checked with JSOC.
+
+    Parameters
+    ----------
+    email : str, optional
+        Address registered at JSOC (default ``$JSOC_EMAIL``); not needed for searches.
+    server : see `server_config`, optional
+    check_email : bool, optional
+        Ask the server whether the address is registered (one request).
+
+    Returns
+    -------
+    `drms.Client`
+
+    Raises
+    ------
+    JSOCEmailError
+        JSOC says the address is not registered.
+    JSOCConnectionError
+        JSOC could not be reached.
+    """
+    import drms
+
+    config = server_config(server)
+    client = drms.Client(config)
+    if email is not None:
+        email = get_email(email)
+        if check_email and config.check_supported("email"):
+            try:
+                # drms asks the server (checkAddress.sh) when the address is set
+                _call(config, "the email check", setattr, client, "email", email, retries=1)
+            except JSOCConnectionError:
+                raise
+            except ValueError as exc:
+                msg = (f"JSOC does not accept {email!r} for exports: the address is not registered. "
+                       f"Register it at {REGISTER_URL} (and answer the confirmation email), then pass "
+                       "it with email=... or JSOC_EMAIL.")
+                raise JSOCEmailError(msg) from exc
+        else:
+            client._email = email  # drms' setter would ask a server that cannot check addresses
+    return client
+
+
+@u.quantity_input
+def hmi_series(measurement, *, cadence: u.s = 45 * u.s, deconvolved=False, limb_darkening_removed=False):
+    """
+    The name of the HMI series holding a measurement.
+
+    Parameters
+    ----------
+    measurement : {"continuum", "magnetogram"}
+    cadence : `~astropy.units.Quantity`, optional
+        45 s or 720 s.
+    deconvolved : bool, optional
+        The series built from JSOC's deconvolved filtergrams (``*_dcon``).
+    limb_darkening_removed : bool, optional
+        ``hmi.Ic_noLimbDark_720s`` (continuum, 720 s only).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from sunpy_enhance.jsoc import hmi_series
+    >>> hmi_series("magnetogram", cadence=720 * u.s)
+    'hmi.M_720s'
+    >>> hmi_series("continuum", deconvolved=True)
+    'hmi.Ic_45s_dcon'
+    """
+    seconds = int(round(cadence.to_value(u.s)))
+    if seconds not in (45, 720):
+        msg = f"HMI observables come at 45 s or 720 s cadence, not {cadence}"
+        raise ValueError(msg)
+    if measurement not in ("continuum", "magnetogram"):
+        msg = f"measurement must be 'continuum' or 'magnetogram', not {measurement!r}"
+        raise ValueError(msg)
+    if limb_darkening_removed:
+        if measurement != "continuum" or seconds != 720 or deconvolved:
+            msg = "limb-darkening-removed data exist only as hmi.Ic_noLimbDark_720s (continuum, 720 s)"
+            raise ValueError(msg)
+        return "hmi.Ic_noLimbDark_720s"
+    name = f"hmi.{'Ic' if measurement == 'continuum' else 'M'}_{seconds}s"
+    return name + "_dcon" if deconvolved else name
+
+
+def _canonical_series(series):
+    name = _SERIES_BY_LOWER.get(str(series).strip().lower())
+    if name is None:
+        msg = (f"unknown HMI series {series!r}; sunpy-enhance works with "
+               f"{', '.join(HMI_SERIES)}")
+        raise ValueError(msg)
+    return name
+
+
+def _jsoc_time(t):
+    return t.tai.strftime("%Y.%m.%d_%H:%M:%S_TAI")
+
+
+def _seconds(value, what):
+    """Seconds from a Quantity, a number (s), an astropy TimeDelta or a string like '12m'."""
+    from astropy.time import TimeDelta
+
+    if isinstance(value, TimeDelta):
+        return float(value.to_value(u.s))
+    if isinstance(value, u.Quantity):
+        return float(value.to_value(u.s))
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([\d.]+)\s*(s|m|min|h|d)?\s*", value)
+        if m is None:
+            msg = f"cannot read {what} {value!r}; use e.g. '45s', '12m', '1h' or an astropy Quantity"
+            raise ValueError(msg)
+        return float(m.group(1)) * {None: 1, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return float(value)
+
+
+def record_set(series, start, end=None, *, cadence=None):
+    """
+    The JSOC record-set string for one time or a time range of an HMI series.
+
+    Parameters
+    ----------
+    series : str
+        One of `HMI_SERIES` (case-insensitive).
+    start : time-like
+        Anything `sunpy.time.parse_time` reads. Without ``end``, the record whose slot (``T_REC``)
+        is nearest to it.
+    end : time-like, optional
+        End of a range; records with ``start <= T_REC <= end``.
+    cadence : `~astropy.units.Quantity`, str or float (seconds), optional
+        Take one record every ``cadence`` in the range (``@`` in JSOC's syntax); a multiple of the
+        series cadence.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from sunpy_enhance.jsoc import record_set
+    >>> record_set("hmi.M_45s", "2014-03-01 00:00:20")
+    'hmi.M_45s[2014.03.01_00:00:45_TAI]{magnetogram}'
+    >>> record_set("hmi.m_720s", "2014-03-01T00:00", "2014-03-01T01:00", cadence=12 * u.min)
+    'hmi.M_720s[2014.03.01_00:00:35_TAI-2014.03.01_01:00:35_TAI@720s]{magnetogram}'
+    """
+    from astropy.time import Time, TimeDelta
+    from sunpy.time import parse_time
+
+    name = _canonical_series(series)
+    info = HMI_SERIES[name]
+    t0 = parse_time(start)
+    if end is None:
+        if cadence is not None:
+            msg = "a cadence needs a time range: give end=..."
+            raise ValueError(msg)
+        epoch = Time(_TREC_EPOCH, scale="tai")
+        slot = np.round((t0.tai - epoch).to_value(u.s) / info.cadence)
+        t_rec = epoch + TimeDelta(slot * info.cadence, format="sec")
+        return f"{name}[{_jsoc_time(t_rec)}]{{{info.segment}}}"
+    t1 = parse_time(end)
+    if t1 <= t0:
+        msg = f"the end of the time range ({t1.isot}) must come after its start ({t0.isot})"
+        raise ValueError(msg)
+    sample = ""
+    if cadence is not None:
+        step = _seconds(cadence, "cadence")
+        ratio = step / info.cadence
+        if step <= 0 or abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            msg = (f"the cadence ({step:g} s) must be a multiple of the {info.cadence} s cadence of {name}, "
+                   f"e.g. {info.cadence * max(1, round(ratio)):g} s")
+            raise ValueError(msg)
+        sample = f"@{int(round(step))}s"
+    return f"{name}[{_jsoc_time(t0)}-{_jsoc_time(t1)}{sample}]{{{info.segment}}}"
+
+
+def im_patch(bottom_left=None, top_right=None, *, center=None, width=None, height=None, obstime=None,
+             tracking=False, register=False, nan_off_limb=False):
+    """
+    The ``im_patch`` processing request for a JSOC cutout, from sunpy coordinates.
+
+    Give either ``bottom_left`` and ``top_right`` (or ``bottom_left`` with ``width`` and ``height``),
+    or ``center`` with ``width`` and ``height``.
+
+    Parameters
+    ----------
+    bottom_left, top_right, center : `~astropy.coordinates.SkyCoord`
+        Corners or centre of the box; helioprojective coordinates are used as they are, other
+        frames are transformed to helioprojective as seen from Earth at the coordinate's obstime.
+    width, height : `~astropy.units.Quantity`, optional
+        Size of the box (angles).
+    obstime : time-like, optional
+        The time the box refers to (JSOC's ``t_ref``) when the coordinates carry none.
+    tracking : bool, optional
+        Let the box follow solar rotation from ``obstime`` (the box centre must be on the disk).
+    register : bool, optional
+        Ask JSOC to register (interpolate) the cutouts to the reference position.
+    nan_off_limb : bool, optional
+        Ask JSOC to set off-limb pixels to NaN.
+
+    Returns
+    -------
+    dict
+        The arguments of JSOC's ``im_patch``; pass as ``cutout=`` to `request_export` or
+        `fetch_hmi`, or as ``process={"im_patch": ...}`` to `drms.Client.export`.
+
+    Notes
+    -----
+    The dictionary is the one `sunpy.net.jsoc.attrs.Cutout` builds (``t_ref``, ``t``, ``r``,
+    ``c``, ``locunits``/``boxunits`` in arcsec, centre ``x``/``y``, ``width``/``height``). JSOC
+    assumes SDO as the observer.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from astropy.coordinates import SkyCoord
+    >>> from sunpy.coordinates import frames
+    >>> from sunpy_enhance.jsoc import im_patch
+    >>> centre = SkyCoord(-200 * u.arcsec, 300 * u.arcsec, frame=frames.Helioprojective,
+    ...                   observer="earth", obstime="2014-03-01")
+    >>> patch = im_patch(center=centre, width=120 * u.arcsec, height=60 * u.arcsec)
+    >>> patch["x"], patch["y"], patch["width"], patch["height"], patch["t_ref"]
+    (-200.0, 300.0, 120.0, 60.0, '2014-03-01T00:00:00.000')
+    """
+    from astropy.coordinates import SkyCoord
+    from sunpy.coordinates import Helioprojective
+    from sunpy.net import attrs as a
+    from sunpy.time import parse_time
+
+    def helioprojective(coord, name):
+        if not isinstance(coord, SkyCoord):
+            msg = f"{name} must be an astropy SkyCoord, not {type(coord).__name__}"
+            raise TypeError(msg)
+        when = coord.obstime if coord.obstime is not None else (
+            parse_time(obstime) if obstime is not None else None)
+        if when is None:
+            msg = (f"{name} has no obstime, and JSOC needs the time the box refers to: give the "
+                   "coordinate an obstime or pass obstime=...")
+            raise ValueError(msg)
+        if coord.obstime is None:
+            coord = SkyCoord(coord.frame.replicate(obstime=when))
+        if not isinstance(coord.frame, Helioprojective):
+            coord = coord.transform_to(Helioprojective(observer="earth", obstime=when))
+        return coord
+
+    if center is not None:
+        if bottom_left is not None or top_right is not None:
+            msg = "give either center (with width and height) or bottom_left/top_right, not both"
+            raise ValueError(msg)
+        if width is None or height is None:
+            msg = "a cutout given by its center needs width and height"
+            raise ValueError(msg)
+        center = helioprojective(center, "center")
+        bottom_left = SkyCoord(center.Tx - width / 2, center.Ty - height / 2, frame=center.frame)
+        top_right = SkyCoord(center.Tx + width / 2, center.Ty + height / 2, frame=center.frame)
+        width = height = None
+    elif bottom_left is None:
+        msg = "a cutout needs bottom_left (with top_right or width and height) or center"
+        raise ValueError(msg)
+    else:
+        bottom_left = helioprojective(bottom_left, "bottom_left")
+        if top_right is not None:
+            top_right = helioprojective(top_right, "top_right").transform_to(bottom_left.frame)
+    cutout = a.jsoc.Cutout(bottom_left, top_right=top_right, width=width, height=height,
+                           tracking=tracking, register=register, nan_off_limb=nan_off_limb)
+    value = dict(cutout.value)
+    if value["width"] <= 0 or value["height"] <= 0:
+        msg = "the cutout box has no area: top_right must lie above and to the right of bottom_left"
+        raise ValueError(msg)
+    return value
+
+
+def _cutout_process(cutout, start):
+    if cutout is None:
+        return None
+    if isinstance(cutout, dict):
+        return {"im_patch": dict(cutout)}
+    if isinstance(cutout, (tuple, list)) and len(cutout) == 2:
+        return {"im_patch": im_patch(cutout[0], cutout[1], obstime=start)}
+    msg = "cutout must be the dict made by im_patch(...) or a (bottom_left, top_right) pair of SkyCoords"
+    raise TypeError(msg)
+
+
+def search_hmi(series, start, end=None, *, cadence=None, keys=("T_REC", "T_OBS", "QUALITY"), server=None):
+    """
+    The records of an HMI series in a time range, without exporting anything.
+
+    Parameters
+    ----------
+    series, start, end, cadence
+        As for `record_set`.
+    keys : sequence of str, optional
+        JSOC keywords to return.
+    server : see `server_config`, optional
+
+    Returns
+    -------
+    `astropy.table.Table`
+        One row per record; ``QUALITY`` as an integer (0 = good).
+
+    Raises
+    ------
+    JSOCQueryError
+        JSOC refused the query.
+    JSOCConnectionError
+        JSOC could not be reached.
+    """
+    from astropy.table import Table
+    from drms import DrmsQueryError
+
+    client = jsoc_client(server=server)
+    config = client._server
+    ds = record_set(series, start, end, cadence=cadence).split("{")[0]
+    try:
+        frame = _call(config, "the record search (rs_list)", client.query, ds, key=list(keys),
+                      skip_conversion=["QUALITY"], retries=2)
+    except DrmsQueryError as exc:
+        msg = f"JSOC refused the search {ds}: {exc}"
+        raise JSOCQueryError(msg) from exc
+    table = Table()
+    for key in keys:
+        values = list(frame[key]) if key in frame else []
+        if key == "QUALITY":
+            values = [int(str(v), 16) if str(v).lower().startswith("0x") else int(float(v)) for v in values]
+        table[key] = values if values else np.array([], dtype=str)
+    return table
+
+
+def _export_error(exc, request_id):
+    """A `JSOCExportError` from a drms export error (its message ends with ``[status=N]``)."""
+    text = str(exc)
+    m = re.search(r"\[status=(-?\d+)\]", text)
+    status = int(m.group(1)) if m else None
+    detail = re.sub(r"\s*\[status=-?\d+\]\s*$", "", text)
+    meaning = _STATUS_TEXT.get(status, "the export failed")
+    advice = {
+        3: "Ask for a shorter time range, a coarser cadence or a cutout, or split the request.",
+        4: "Check the series, the times and the email address; the message above is JSOC's.",
+        5: "Submit the export again (exports are kept on the server for a few days).",
+        6: "Check the request id, or submit the export again.",
+        7: "Try again later; if it keeps failing, report it to JSOC.",
+    }.get(status, "Try again later.")
+    rid = f" {request_id}" if request_id else ""
+    msg = f"JSOC export{rid} failed (status {status}): {meaning}: {detail}. {advice}"
+    return JSOCExportError(msg, status=status, request_id=request_id)
+
+
+def request_export(series, start, end=None, *, cadence=None, cutout=None, email=None, server=None,
+                   client=None):
+    """
+    Submit an export of HMI records as FITS files (method ``url``) and return at once.
+
+    Parameters
+    ----------
+    series, start, end, cadence
+        As for `record_set`.
+    cutout : dict or (SkyCoord, SkyCoord), optional
+        A cutout made by `im_patch`, or its bottom-left and top-right corners; full disk without.
+    email : str, optional
+        Registered address (default ``$JSOC_EMAIL``).
+    server : see `server_config`, optional
+    client : `drms.Client`, optional
+        A client made by `jsoc_client` (then ``email`` and ``server`` are not used).
+
+    Returns
+    -------
+    `drms.ExportRequest`
+        Pass it to `wait_for_export`.
+
+    Raises
+    ------
+    JSOCEmailError, JSOCExportError, JSOCConnectionError
+    """
+    from drms import DrmsExportError
+
+    if client is None:
+        client = jsoc_client(get_email(email), server=server)
+    ds = record_set(series, start, end, cadence=cadence)
+    process = _cutout_process(cutout, start)
+    request = _call(client._server, "the export request (exp_request)", client.export, ds, method="url",
+                    protocol="fits", process=process)
+    if request.has_failed(skip_update=True):
+        try:
+            request.wait(timeout=0)
+        except DrmsExportError as exc:
+            raise _export_error(exc, request.id) from exc
+    return request
+
+
+def wait_for_export(request, *, timeout=None, poll_interval=5.0, retries=3):
+    """
+    Wait until JSOC has staged an export.
+
+    Parameters
+    ----------
+    request : `drms.ExportRequest`
+    timeout : float, optional
+        Seconds to wait; by default until JSOC finishes (large exports take minutes to hours).
+    poll_interval : float, optional
+        Seconds between status queries.
+    retries : int, optional
+        Consecutive failed status queries (HTTP 5xx, network errors, "request not found" just after
+        submission) tolerated before giving up.
+
+    Returns
+    -------
+    `drms.ExportRequest`
+        The same request, finished successfully.
+
+    Raises
+    ------
+    JSOCExportError
+        JSOC reports a failure (status 3, 4, 5, 6, 7).
+    JSOCTimeoutError
+        Not finished within ``timeout``; the export continues on the server and can be picked up
+        later with its ``request_id`` (``fetch_hmi(..., request_id=...)``).
+    JSOCConnectionError
+        The status could not be read ``retries`` times in a row.
+    """
+    from drms import DrmsExportError
+
+    config = request._client._server
+    started = time.monotonic()
+    failures = 0
+    while True:
+        try:
+            finished = request.has_finished()
+        except (HTTPError, URLError, OSError, json.JSONDecodeError) as exc:
+            failures += 1
+            if failures > retries:
+                raise _connection_error(exc, f"the status of export {request.id}", config) from exc
+            log.info("status of export %s unavailable (%s); asking again", request.id, exc)
+            finished = False
+        else:
+            if request.status == 6 and not finished:
+                failures += 1
+                if failures > retries:
+                    raise _export_error(DrmsExportError(f"Request {request.id} not found [status=6]"),
+                                        request.id)
+            else:
+                failures = 0
+        if finished:
+            try:
+                request.wait(timeout=0)  # raises for failed requests
+            except DrmsExportError as exc:
+                raise _export_error(exc, request.id) from exc
+            return request
+        if timeout is not None and time.monotonic() - started + poll_interval > timeout:
+            msg = (f"JSOC has not finished export {request.id} after {time.monotonic() - started:.0f} s "
+                   f"(status {request.status}: still being staged). It goes on on the server: fetch it "
+                   f"later with request_id={request.id!r} (sunpy-enhance fetch --request-id {request.id}).")
+            raise JSOCTimeoutError(msg, request_id=request.id)
+        log.info("export %s pending (status %s); next check in %.0f s", request.id, request.status,
+                 poll_interval)
+        time.sleep(poll_interval)
+
+
+def export_files(request):
+    """
+    The files of a finished export: ``[(filename, url), ...]``.
+
+    Parameters
+    ----------
+    request : `drms.ExportRequest`
+        Finished (see `wait_for_export`).
+
+    Returns
+    -------
+    list of (str, str)
+    """
+    urls = request.urls
+    return [(str(name), str(url)) for name, url in zip(urls.filename, urls.url)]
+
+
+def _default_directory():
+    import sunpy
+
+    return Path(sunpy.config.get("downloads", "download_dir")).expanduser() / "jsoc"
+
+
+def _manifest_path(directory, ds, process, config):
+    key = json.dumps({"ds": ds, "process": process, "server": config.cgi_baseurl or config.name},
+                     sort_keys=True)
+    return Path(directory) / ".jsoc-exports" / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".json")
+
+
+def _write_json_atomically(path, payload):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, path)
+
+
+def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None, directory=None,
+              server=None, request_id=None, overwrite=False, progress=True, max_conn=2, max_retries=3,
+              retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0):
+    """
+    Find, export and download HMI records in one call; files already downloaded are not fetched again.
+
+    Parameters
+    ----------
+    series : str
+        One of `HMI_SERIES`, e.g. ``"hmi.M_45s"`` (see `hmi_series`).
+    start, end, cadence
+        As for `record_set`: one record (the slot nearest ``start``) or a range, every ``cadence``.
+    cutout : dict or (SkyCoord, SkyCoord), optional
+        A cutout made by `im_patch`, or its corners; full disk without.
+    email : str, optional
+        Registered address (default ``$JSOC_EMAIL``); needed only when an export must be submitted.
+    directory : path-like, optional
+        Download (cache) directory; default ``<sunpy download dir>/jsoc``.
+    server : see `server_config`, optional
+    request_id : str, optional
+        Pick up an export submitted before (e.g. after a `JSOCTimeoutError`) instead of a new one.
+    overwrite : bool, optional
+        Download again files already present.
+    progress : bool, optional
+        Show download progress bars.
+    max_conn, max_retries, retry_wait, download_timeout
+        Passed to `sunpy_enhance.download.download_files` (``download_timeout`` as ``timeout``);
+        ``retry_wait`` also spaces retries of failed status queries.
+    timeout : float, optional
+        Seconds to wait for JSOC to stage the export (default: as long as it takes).
+    poll_interval : float, optional
+        Seconds between export status queries.
+
+    Returns
+    -------
+    `sunpy_enhance.download.DownloadReport`
+        One record per file (``downloaded``, ``cached`` or ``failed`` with the reason); ``.paths``
+        lists the files on disk.
+
+    Raises
+    ------
+    JSOCEmailError, JSOCQueryError, JSOCExportError, JSOCTimeoutError, JSOCConnectionError
+
+    Notes
+    -----
+    The export (request id and file list) is remembered in ``<directory>/.jsoc-exports/``. Run
+    again with the same arguments, the call returns at once when every file is present and complete,
+    and otherwise reuses the same export (while JSOC keeps it, a few days) to download only the
+    missing files; a new export is submitted only when the old one has expired.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.jsoc import fetch_hmi
+    >>> report = fetch_hmi("hmi.M_45s", "2014-03-01 00:00", email="you@example.org")  # doctest: +SKIP
+    >>> report.paths  # doctest: +SKIP
+    [PosixPath('.../jsoc/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits')]
+    """
+    from sunpy_enhance.download import DownloadRecord, DownloadReport, verify_file
+
+    directory = Path(directory) if directory is not None else _default_directory()
+    ds = record_set(series, start, end, cadence=cadence)
+    process = _cutout_process(cutout, start)
+    config = server_config(server)
+    manifest_path = _manifest_path(directory, ds, process, config)
+
+    manifest = None
+    if manifest_path.is_file() and request_id is None:
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError:
+            manifest = None
+    if manifest is not None and not overwrite:
+        cached = []
+        for name, url in manifest["files"]:
+            path = directory / name
+            try:
+                verify_file(path)
+            except (OSError, FileNotFoundError):
+                break
+            cached.append(DownloadRecord(url, path, "cached"))
+        else:
+            log.info("all %d files of %s already in %s", len(cached), ds, directory)
+            return DownloadReport(cached)
+
+    client = None
+    request = None
+    reuse = request_id or (manifest or {}).get("request_id")
+    if reuse:
+        import drms
+
+        client = jsoc_client(server=config)
+        try:
+            request = _call(config, "the export status (exp_status)", client.export_from_id, reuse,
+                            retries=max_retries, retry_wait=retry_wait)
+            request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)
+        except (JSOCExportError, drms.DrmsExportError) as exc:
+            if request_id is not None:
+                raise
+            log.info("earlier export %s is no longer available (%s); submitting a new one", reuse, exc)
+            request = None
+    if request is None:
+        client = jsoc_client(get_email(email), server=config)
+        request = request_export(series, start, end, cadence=cadence, cutout=cutout, client=client)
+        log.info("JSOC export %s submitted for %s", request.id, ds)
+        request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)
+    return _download_export(request, directory, manifest_path, ds, process, overwrite=overwrite,
+                            progress=progress, max_conn=max_conn, max_retries=max_retries,
+                            retry_wait=retry_wait, download_timeout=download_timeout)
+
+
+def _download_export(request, directory, manifest_path, ds, process, *, overwrite, progress, max_conn,
+                     max_retries, retry_wait, download_timeout):
+    from sunpy_enhance.download import download_files
+
+    files = export_files(request)
+    if not files:
+        msg = f"JSOC export {request.id} of {ds} holds no files: no data were recorded for these times"
+        raise JSOCQueryError(msg)
+    if manifest_path is not None:
+        _write_json_atomically(manifest_path, {"request_id": request.id, "record_set": ds,
+                                               "process": process, "files": files})
+    names, urls = zip(*files)
+    return download_files(urls, directory, filenames=names, overwrite=overwrite, max_conn=max_conn,
+                          max_splits=1, max_retries=max_retries, retry_wait=retry_wait,
+                          timeout=download_timeout, progress=progress)
+
+
+def fetch_export(request_id, directory=None, *, server=None, overwrite=False, progress=True, max_conn=2,
+                 max_retries=3, retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0):
+    """
+    Download the files of an export submitted before (by `request_export`, `fetch_hmi`, drms or the
+    JSOC web page), waiting for it if it is still being staged.
+
+    Parameters
+    ----------
+    request_id : str
+        The request id, ``JSOC_YYYYMMDD_NNN``.
+    directory, server, overwrite, progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout
+        As for `fetch_hmi`.
+
+    Returns
+    -------
+    `sunpy_enhance.download.DownloadReport`
+
+    Raises
+    ------
+    JSOCExportError
+        JSOC does not know the request (status 6) or it failed or expired.
+    JSOCTimeoutError, JSOCConnectionError
+    """
+    directory = Path(directory) if directory is not None else _default_directory()
+    config = server_config(server)
+    client = jsoc_client(server=config)
+    request = _call(config, "the export status (exp_status)", client.export_from_id, request_id,
+                    retries=max_retries, retry_wait=retry_wait)
+    request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)
+    return _download_export(request, directory, None, request_id, None, overwrite=overwrite,
+                            progress=progress, max_conn=max_conn, max_retries=max_retries,
+                            retry_wait=retry_wait, download_timeout=download_timeout)
