@@ -344,9 +344,10 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     d = np.where(mask, x, np.float32(0))
     sigma = None
     if damping is not None:
-        sigma = np.zeros(x.shape, dtype=np.float32)
+        sigma = np.ones(x.shape, dtype=np.float32)  # outside the data: never used (mask = 0)
         sigma[core] = np.broadcast_to(np.asarray(noise, dtype=np.float32), (ny, nx))
-        if not np.all(sigma[core][valid] > 0):
+        sigma[core][~valid] = 1
+        if not np.all(sigma > 0):
             msg = "noise must be positive on every valid pixel."
             raise ValueError(msg)
         threshold2 = np.float32(damping) ** 2
@@ -363,7 +364,7 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
             m, dd = mask[sl], d[sl]
             r = dd / np.maximum(model, tiny)
             if sigma is not None:
-                u2 = np.minimum((dd - model) ** 2 / (threshold2 * np.maximum(sigma[sl], tiny) ** 2), 1)
+                u2 = np.minimum((dd - model) ** 2 / (threshold2 * sigma[sl] ** 2), 1)
                 damp = u2 ** (_DAMPING_EXPONENT - 1) * (_DAMPING_EXPONENT - (_DAMPING_EXPONENT - 1) * u2)
                 r = 1 + damp * (r - 1)
             ratio[sl] = np.where(m, r, 0)
