@@ -11,6 +11,7 @@ A registered email address is needed for exports (not for searches): pass ``emai
 ``JSOC_EMAIL`` environment variable; register at http://jsoc.stanford.edu/ajax/register_email.html.
 """
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -206,7 +207,8 @@ def _connection_error(exc, what, config):
     """Turn urllib/JSON errors into a `JSOCConnectionError` with a useful message."""
     where = config.cgi_baseurl or config.name
     if isinstance(exc, HTTPError):
-        msg = (f"JSOC answered HTTP {exc.code} ({exc.reason}) to {what} at {where}. The server has a "
+        reason = http.client.responses.get(exc.code, "error")
+        msg = (f"JSOC answered HTTP {exc.code} ({reason}) to {what} at {where}. The server has a "
                "problem: try again in a few minutes (http://jsoc.stanford.edu/ shows its status).")
     elif isinstance(exc, URLError):
         msg = (f"cannot reach JSOC at {where} for {what}: {exc.reason}. Check the network connection; "
@@ -235,7 +237,7 @@ def _call(config, what, func, *args, retries=0, retry_wait=2.0, **kwargs):
     raise AssertionError("unreachable")
 
 
-def jsoc_client(email=None, *, server=None, check_email=True):
+def jsoc_client(email=None, *, server=None, check_email=True, retry_wait=2.0):
     """
     A `drms.Client`, with its email address checked with JSOC.
 
@@ -245,7 +247,9 @@ def jsoc_client(email=None, *, server=None, check_email=True):
         Address registered at JSOC (default ``$JSOC_EMAIL``); not needed for searches.
     server : see `server_config`, optional
     check_email : bool, optional
-        Ask the server whether the address is registered (one request).
+        Ask the server whether the address is registered (one request, retried once on failure).
+    retry_wait : float, optional
+        Seconds before that retry.
 
     Returns
     -------
@@ -267,7 +271,8 @@ def jsoc_client(email=None, *, server=None, check_email=True):
         if check_email and config.check_supported("email"):
             try:
                 # drms asks the server (checkAddress.sh) when the address is set
-                _call(config, "the email check", setattr, client, "email", email, retries=1)
+                _call(config, "the email check", setattr, client, "email", email, retries=1,
+                      retry_wait=retry_wait)
             except JSOCConnectionError:
                 raise
             except ValueError as exc:
@@ -503,7 +508,7 @@ def im_patch(bottom_left=None, top_right=None, *, center=None, width=None, heigh
             top_right = helioprojective(top_right, "top_right").transform_to(bottom_left.frame)
     cutout = a.jsoc.Cutout(bottom_left, top_right=top_right, width=width, height=height,
                            tracking=tracking, register=register, nan_off_limb=nan_off_limb)
-    value = dict(cutout.value)
+    value = {k: float(v) if k in ("x", "y", "width", "height") else v for k, v in cutout.value.items()}
     if value["width"] <= 0 or value["height"] <= 0:
         msg = "the cutout box has no area: top_right must lie above and to the right of bottom_left"
         raise ValueError(msg)
@@ -521,7 +526,8 @@ def _cutout_process(cutout, start):
     raise TypeError(msg)
 
 
-def search_hmi(series, start, end=None, *, cadence=None, keys=("T_REC", "T_OBS", "QUALITY"), server=None):
+def search_hmi(series, start, end=None, *, cadence=None, keys=("T_REC", "T_OBS", "QUALITY"), server=None,
+               retries=2, retry_wait=2.0):
     """
     The records of an HMI series in a time range, without exporting anything.
 
@@ -532,6 +538,10 @@ def search_hmi(series, start, end=None, *, cadence=None, keys=("T_REC", "T_OBS",
     keys : sequence of str, optional
         JSOC keywords to return.
     server : see `server_config`, optional
+    retries : int, optional
+        Further tries after an HTTP 5xx answer or a network error.
+    retry_wait : float, optional
+        Seconds before the first retry, doubled for each further one.
 
     Returns
     -------
@@ -553,7 +563,7 @@ def search_hmi(series, start, end=None, *, cadence=None, keys=("T_REC", "T_OBS",
     ds = record_set(series, start, end, cadence=cadence).split("{")[0]
     try:
         frame = _call(config, "the record search (rs_list)", client.query, ds, key=list(keys),
-                      skip_conversion=["QUALITY"], retries=2)
+                      skip_conversion=["QUALITY"], retries=retries, retry_wait=retry_wait)
     except DrmsQueryError as exc:
         msg = f"JSOC refused the search {ds}: {exc}"
         raise JSOCQueryError(msg) from exc
@@ -661,7 +671,7 @@ def wait_for_export(request, *, timeout=None, poll_interval=5.0, retries=3):
 
     config = request._client._server
     started = time.monotonic()
-    failures = 0
+    failures = 1 if request.status == 6 else 0  # e.g. export_from_id with an unknown id
     while True:
         try:
             finished = request.has_finished()
@@ -832,7 +842,7 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
             log.info("earlier export %s is no longer available (%s); submitting a new one", reuse, exc)
             request = None
     if request is None:
-        client = jsoc_client(get_email(email), server=config)
+        client = jsoc_client(get_email(email), server=config, retry_wait=retry_wait)
         request = request_export(series, start, end, cadence=cadence, cutout=cutout, client=client)
         log.info("JSOC export %s submitted for %s", request.id, ds)
         request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)

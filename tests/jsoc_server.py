@@ -35,11 +35,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import numpy as np
+import pytest
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
 from astropy.wcs import WCS
 
-__all__ = ["JSOCLookalike", "SERIES", "hmi_like_fits_bytes", "jsoc_filename"]
+__all__ = ["JSOCLookalike", "REGISTERED_EMAIL", "SERIES", "hmi_like_fits_bytes", "jsoc_filename", "jsoc"]
 
 REGISTERED_EMAIL = "solar.user@example.org"
 
@@ -170,17 +171,20 @@ def hmi_like_fits_bytes(data, header, bzero, bscale):
 
 def _cutout(data, header, patch):
     """Cut the im_patch box (centre x, y and width, height in arcsec) out of ``data``."""
-    wcs = WCS(header)
+    # only the geometry: the full header makes astropy.wcs warn (CRDER = 'nan' strings, datfix)
+    geometry = fits.Header()
+    for key in ("CTYPE1", "CTYPE2", "CUNIT1", "CUNIT2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CDELT1",
+                "CDELT2", "CROTA2"):
+        geometry[key] = header[key]
+    geometry["NAXIS"], geometry["NAXIS1"], geometry["NAXIS2"] = 2, data.shape[1], data.shape[0]
+    wcs = WCS(geometry)
     cx, cy = float(patch["x"]), float(patch["y"])
     hw, hh = float(patch["width"]) / 2, float(patch["height"]) / 2
     corners = np.array([[cx - hw, cy - hh], [cx + hw, cy - hh], [cx - hw, cy + hh], [cx + hw, cy + hh]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        px, py = wcs.wcs_world2pix(corners[:, 0] / 3600, corners[:, 1] / 3600, 0)
-    x0, x1 = int(np.clip(np.floor(px.min() + 0.5), 0, data.shape[1])), int(
-        np.clip(np.ceil(px.max() + 0.5), 0, data.shape[1]))
-    y0, y1 = int(np.clip(np.floor(py.min() + 0.5), 0, data.shape[0])), int(
-        np.clip(np.ceil(py.max() + 0.5), 0, data.shape[0]))
+    px, py = wcs.wcs_world2pix(corners[:, 0] / 3600, corners[:, 1] / 3600, 0)
+    # the pixels whose centres the box spans
+    x0, x1 = (int(np.clip(v, 0, data.shape[1])) for v in (np.round(px.min()), np.round(px.max()) + 1))
+    y0, y1 = (int(np.clip(v, 0, data.shape[0])) for v in (np.round(py.min()), np.round(py.max()) + 1))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None, None
     header = header.copy()
@@ -583,6 +587,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(path)
         except (BrokenPipeError, ConnectionResetError):
             return None
+        except Exception as exc:  # a bug in the look-alike: answer as a broken CGI would  # noqa: BLE001
+            return self._error(500, f"Internal Server Error ({type(exc).__name__}: {exc})")
 
     def _file(self, path):
         jsoc = self.jsoc
@@ -648,6 +654,13 @@ class _Handler(BaseHTTPRequestHandler):
         with jsoc._lock:
             jsoc.served[path] = jsoc.served.get(path, 0) + 1
         return None
+
+
+@pytest.fixture
+def jsoc():
+    """A running `JSOCLookalike` (import this fixture into a test module to use it)."""
+    with JSOCLookalike() as server:
+        yield server
 
 
 if __name__ == "__main__":  # a manual run: python tests/jsoc_server.py, then point a client at it

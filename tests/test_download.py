@@ -1,0 +1,202 @@
+"""
+Downloads through parfive against the JSOC look-alike: cache, retries, verification, no partial files.
+"""
+import numpy as np
+import pytest
+from astropy.io import fits
+from jsoc_server import REGISTERED_EMAIL, jsoc  # noqa: F401 - jsoc is a fixture
+
+from sunpy_enhance.download import CorruptFileError, DownloadReport, download_files, verify_file
+
+FAST = {"progress": False, "retry_wait": 0.0, "timeout": 5.0}
+
+
+@pytest.fixture
+def exported(jsoc):
+    """Three exported magnetogram files: (server, [(name, url)])."""
+    import drms
+
+    client = drms.Client(jsoc.server_config(), email=REGISTERED_EMAIL)
+    request = client.export("hmi.M_45s[2014.03.01_00:00:00_TAI/2m]{magnetogram}", method="url",
+                            protocol="fits")
+    request.wait(sleep=0.01)
+    files = list(zip(request.urls.filename, request.urls.url))
+    assert len(files) == 3
+    return jsoc, files
+
+
+def leftovers(directory):
+    """Files that must never remain: partial downloads."""
+    return sorted(p.name for p in directory.rglob("*.part"))
+
+
+def file_gets(server, name):
+    return sum(1 for method, path, _ in server.log if method == "GET" and path.endswith(name))
+
+
+# -- verify_file --------------------------------------------------------------------------------------
+def test_verify_file_accepts_complete_fits(tmp_path, exported):
+    server, files = exported
+    path = tmp_path / files[0][0]
+    path.write_bytes(server.files[next(k for k in server.files if k.endswith(files[0][0]))])
+    verify_file(path)
+    verify_file(path, expected_size=path.stat().st_size)
+    with fits.open(path) as hdul:
+        assert hdul[1].data.shape == (server.file_size, server.file_size)
+
+
+def test_verify_file_finds_truncation_and_wrong_content(tmp_path):
+    path = tmp_path / "a.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((40, 40), dtype=np.float64))]).writeto(path)
+    complete = path.read_bytes()
+    verify_file(path)
+    # last block without its padding is fine (data complete)
+    path.write_bytes(complete[:-100])
+    verify_file(path)
+    path.write_bytes(complete[: 2880 + 1000])
+    with pytest.raises(CorruptFileError, match="header of HDU 1 is cut off"):
+        verify_file(path)
+    path.write_bytes(complete[: 2 * 2880 + 1000])
+    with pytest.raises(CorruptFileError, match=r"truncated: HDU 1 needs bytes up to 18560"):
+        verify_file(path)
+    path.write_bytes(b"<!DOCTYPE html><html>Service unavailable</html>")
+    with pytest.raises(CorruptFileError, match="not a FITS file"):
+        verify_file(path)
+    path.write_bytes(b"")
+    with pytest.raises(CorruptFileError, match="empty"):
+        verify_file(path)
+    path.write_bytes(complete)
+    with pytest.raises(CorruptFileError, match="server announced 99"):
+        verify_file(path, expected_size=99)
+    path.write_bytes(complete + b"X" * 3000)
+    with pytest.raises(CorruptFileError, match="unexpected bytes"):
+        verify_file(path)
+    other = tmp_path / "notes.txt"
+    other.write_text("not FITS, only its size is checked")
+    verify_file(other)
+
+
+# -- happy path and cache -----------------------------------------------------------------------------
+def test_download_then_cache(tmp_path, exported):
+    server, files = exported
+    names, urls = zip(*files)
+    report = download_files(urls, tmp_path, max_conn=3, **FAST)
+    assert isinstance(report, DownloadReport)
+    assert report.ok
+    assert [r.status for r in report] == ["downloaded"] * 3
+    assert [p.name for p in report.paths] == list(names)  # the order of the request
+    for name in names:
+        verify_file(tmp_path / name)
+        assert file_gets(server, name) == 1
+    assert leftovers(tmp_path) == []
+
+    again = download_files(urls, tmp_path, **FAST)
+    assert [r.status for r in again] == ["cached"] * 3
+    assert all(file_gets(server, name) == 1 for name in names)  # nothing fetched again
+
+    forced = download_files(urls[:1], tmp_path, overwrite=True, **FAST)
+    assert forced[0].status == "downloaded"
+    assert file_gets(server, names[0]) == 2
+
+
+def test_incomplete_cached_file_is_replaced(tmp_path, exported):
+    server, files = exported
+    name, url = files[0]
+    complete = server.files[next(k for k in server.files if k.endswith(name))]
+    (tmp_path / name).write_bytes(complete[: len(complete) // 2])  # e.g. left by another tool
+    report = download_files([url], tmp_path, **FAST)
+    assert report[0].status == "downloaded"
+    assert (tmp_path / name).read_bytes() == complete
+
+
+def test_filenames_must_match_urls(tmp_path):
+    with pytest.raises(ValueError, match="one name per URL"):
+        download_files(["http://127.0.0.1:1/a.fits"], tmp_path, filenames=["a.fits", "b.fits"], **FAST)
+    with pytest.raises(ValueError, match="same file name"):
+        download_files(["http://127.0.0.1:1/x/a.fits", "http://127.0.0.1:1/y/a.fits"], tmp_path, **FAST)
+
+
+# -- failures -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("500", "HTTP 500 Internal Server Error"),
+    ("drop", "connection dropped before the file was complete"),
+    ("truncate", "is truncated: HDU 1 needs bytes up to"),
+    ("html", "is not a FITS file (it starts with b'<!DOCTYPE html>"),
+])
+def test_transient_fault_is_retried(tmp_path, exported, fault, reason):
+    server, files = exported
+    name, url = files[0]
+    server.add_fault(fault, match=name)
+    report = download_files([url], tmp_path, **FAST)
+    record = report[0]
+    assert record.status == "downloaded"
+    assert record.attempts == 2
+    assert reason in record.reason
+    verify_file(tmp_path / name)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    ("500", "HTTP 500 Internal Server Error"),
+    ("drop", "connection dropped before the file was complete"),
+    ("truncate", "is truncated"),
+])
+def test_persistent_fault_fails_cleanly(tmp_path, exported, fault, reason):
+    server, files = exported
+    (name, url), (other_name, other_url) = files[0], files[1]
+    server.add_fault(fault, times=10, match=name)
+    report = download_files([url, other_url], tmp_path, max_retries=2, max_conn=2, **FAST)
+    assert not report.ok
+    assert [r.status for r in report] == ["failed", "downloaded"]
+    assert reason in report[0].reason
+    assert report[0].attempts == 3
+    assert file_gets(server, name) == 3
+    assert f"FAILED {name}" in str(report)
+    assert not (tmp_path / name).exists()  # nothing under the final name
+    assert leftovers(tmp_path) == []
+    verify_file(tmp_path / other_name)
+
+
+def test_not_found_is_not_retried(tmp_path, exported):
+    server, files = exported
+    name, url = files[0]
+    server.add_fault("404", match=name)
+    report = download_files([url], tmp_path, **FAST)
+    assert report[0].status == "failed"
+    assert report[0].reason == "HTTP 404 Not Found"
+    assert report[0].attempts == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stalled_server_times_out_and_retries(tmp_path, exported):
+    server, files = exported
+    name, url = files[0]
+    server.stall_seconds = 5.0
+    server.add_fault("stall", match=name)
+    report = download_files([url], tmp_path, **{**FAST, "timeout": 0.5})
+    assert report[0].status == "downloaded"
+    assert "timed out: the server sent nothing for 0.5 s" in report[0].reason
+    verify_file(tmp_path / name)
+    assert leftovers(tmp_path) == []
+
+
+def test_slow_server_within_timeout_succeeds(tmp_path, exported):
+    server, files = exported
+    name, url = files[0]
+    server.stall_seconds = 0.3
+    server.add_fault("stall", match=name)
+    report = download_files([url], tmp_path, **{**FAST, "timeout": 5.0})
+    assert report[0].status == "downloaded"
+    assert report[0].attempts == 1
+
+
+def test_unreachable_server(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    report = download_files([f"http://127.0.0.1:{port}/a.fits"], tmp_path, max_retries=1, **FAST)
+    assert report[0].status == "failed"
+    assert "cannot connect to the server" in report[0].reason
+    assert list(tmp_path.iterdir()) == []
