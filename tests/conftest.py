@@ -33,3 +33,25 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared real-data folder {SHARED_DATA} is absent (it is never shipped with the package)")
     return SHARED_DATA
+
+
+def _train_tiny(kind, directory):
+    from sunpy_enhance.training.corpus import synthetic_corpus
+    from sunpy_enhance.training.train import TrainingConfig, train_enhance
+
+    config = TrainingConfig(kind=kind, blocks=5, filters=8, steps_per_epoch=4, epochs=2, batch_size=8,
+                            patch_size=24, phases=1, validation_count=4, validation_size=16,
+                            forward_per_batch=2, learning_rate=1e-3)
+    train_enhance(synthetic_corpus(kind), directory / "run", config, export_to=directory / "model",
+                  model_name=f"tiny-{kind}", verbose=0)
+    return directory / "model"
+
+
+@pytest.fixture(scope="session")
+def tiny_enhance_models(tmp_path_factory):
+    """
+    Small Enhance models (5 blocks, 8 filters) trained in the test session by the project's own training
+    code on synthetic scenes: ``{"continuum": dir, "magnetogram": dir}``. Toys for testing the machinery.
+    """
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {kind: _train_tiny(kind, root / kind) for kind in ("continuum", "magnetogram")}

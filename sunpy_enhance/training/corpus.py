@@ -14,7 +14,8 @@ import numpy as np
 from sunpy_enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask, read_array
 from sunpy_enhance.training.magnetic import synthetic_magnetogram
 
-__all__ = ["Corpus", "shared_corpus", "continuum_frames", "real_hmi_continuum", "real_hmi_magnetograms"]
+__all__ = ["Corpus", "shared_corpus", "synthetic_corpus", "frames_from_paths", "continuum_frames", "real_hmi_continuum",
+           "real_hmi_magnetograms"]
 
 #: Fraction of each frame's columns held out for validation (never used in training).
 HELD_OUT = 0.3
@@ -135,3 +136,39 @@ def frames_from_paths(specs, kind):
             frames.append(Frame(data=data / 1000.0, pixel_scale=scale, name=Path(path).name, boundary=boundary,
                                 notes="divided by 1000 (G to kG)"))
     return frames
+
+
+def synthetic_corpus(kind, *, shape=(80, 80), seed=0):
+    """
+    A small corpus made of the package's synthetic scenes (`sunpy_enhance.sample.synthetic_scene`).
+
+    For tests and tutorials: it needs no data files. Models trained on it are toys.
+
+    Parameters
+    ----------
+    kind : {"continuum", "magnetogram"}
+    shape : tuple of int
+        Size of each scene in HMI pixels.
+    seed : int
+
+    Returns
+    -------
+    `Corpus`
+    """
+    from sunpy_enhance.degrade import HMI_PIXEL_SCALE, observe
+    from sunpy_enhance.psf import hmi_psf
+    from sunpy_enhance.sample import synthetic_scene
+
+    scale = HMI_PIXEL_SCALE / 4
+    to_units = 1.0 if kind == "continuum" else 1e-3  # G -> kG
+    frames = []
+    for i in range(3):
+        scene = synthetic_scene(shape, kind=kind, spot=i == 0, seed=seed + i) * to_units
+        frames.append(Frame(data=scene, pixel_scale=scale, name=f"synthetic-{kind}-{seed + i}",
+                            notes="synthetic scene of sunpy_enhance.sample"))
+    train = frames[:2]
+    validation = [frames[2]]
+    real = synthetic_scene(shape, kind=kind, spot=True, seed=seed + 10) * to_units
+    real = observe(real, scale, hmi_psf(scale), HMI_PIXEL_SCALE, origin=(-0.5, -0.5), shape=shape)
+    return Corpus(train, validation, [real.astype(np.float32)], ["synthetic HMI-like image"],
+                  [f"{f.name}: {f.notes}" for f in frames])

@@ -128,8 +128,12 @@ class ForwardConsistentTrainer(keras.Model):
 
     def reobserve(self, output):
         """HMI PSF then 2×2 binning of a batch of network outputs (network units)."""
-        pad = self._psf.shape[0] // 2
-        padded = ops.pad(output, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+        remaining = self._psf.shape[0] // 2
+        padded = output
+        while remaining > 0:  # mirror repeatedly when the PSF is wider than the patch
+            step = min(remaining, padded.shape[1] - 1, padded.shape[2] - 1)
+            padded = ops.pad(padded, [[0, 0], [step, step], [step, step], [0, 0]], mode="reflect")
+            remaining -= step
         blurred = ops.conv(padded, ops.convert_to_tensor(self._psf), padding="valid")
         return ops.average_pool(blurred, 2, strides=2, padding="valid")
 
