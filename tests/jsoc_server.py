@@ -40,7 +40,8 @@ from astropy.io import fits
 from astropy.time import Time, TimeDelta
 from astropy.wcs import WCS
 
-__all__ = ["JSOCLookalike", "REGISTERED_EMAIL", "SERIES", "hmi_like_fits_bytes", "jsoc_filename", "jsoc"]
+__all__ = ["JSOCLookalike", "REGISTERED_EMAIL", "SERIES", "hmi_like_fits_bytes", "jsoc_filename", "jsoc",
+           "write_hmi_file"]
 
 REGISTERED_EMAIL = "solar.user@example.org"
 
@@ -167,6 +168,22 @@ def hmi_like_fits_bytes(data, header, bzero, bscale):
     buffer = io.BytesIO()
     fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
     return buffer.getvalue()
+
+
+def write_hmi_file(directory, series="hmi.M_45s", time="2014-03-01T00:00:00", size=96):
+    """
+    Write the file the look-alike would export for one record (no server needed); return its path.
+    """
+    from pathlib import Path
+
+    step = SERIES[series][1]
+    t = Time(time, scale="utc").tai
+    t_rec = _EPOCH + TimeDelta(round((t - _EPOCH).to_value("s") / step) * step, format="sec")
+    path = Path(directory) / jsoc_filename(series, t_rec, SERIES[series][2], SERIES[series][0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(hmi_like_fits_bytes(_synthetic_data(series, t_rec, size), record_header(series, t_rec, size),
+                                         *SERIES[series][5:7]))
+    return path
 
 
 def _cutout(data, header, patch):

@@ -1,0 +1,244 @@
+"""
+Enhance HMI FITS files in batches: one call per file, a report of what was done, failed or skipped.
+
+`enhance_file` handles one file from start to finish (read, enhance, write atomically with provenance)
+and returns a small picklable `FileRecord`, so it can run anywhere, e.g. on a Dask worker.
+`enhance_files` loops over it, never stops at a failing file, and returns an `EnhanceReport`. A file
+whose output already exists (complete) is skipped, so an interrupted batch can simply be run again.
+"""
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["FileRecord", "EnhanceReport", "output_path", "enhance_file", "enhance_files"]
+
+log = logging.getLogger(__name__)
+
+_FITS_SUFFIXES = (".fits.gz", ".fits.fz", ".fits", ".fts", ".fit")
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """
+    The outcome for one input.
+
+    Attributes
+    ----------
+    source : str
+        The input file (or, for a download that failed, its URL).
+    output : str or None
+        The enhanced FITS file, when there is one.
+    status : str
+        ``"done"``, ``"skipped"`` (output already there) or ``"failed"``.
+    reason : str
+        Why it failed or was skipped.
+    seconds : float
+        Time spent on it.
+    """
+
+    source: str
+    output: str | None
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+
+
+class EnhanceReport(list):
+    """
+    A list of `FileRecord`, one per input, in input order.
+    """
+
+    def _with(self, status):
+        return [r for r in self if r.status == status]
+
+    @property
+    def done(self):
+        """Records of the files enhanced by this call."""
+        return self._with("done")
+
+    @property
+    def skipped(self):
+        """Records of the files whose output was already there."""
+        return self._with("skipped")
+
+    @property
+    def failed(self):
+        """Records of the inputs that could not be downloaded, read or enhanced."""
+        return self._with("failed")
+
+    @property
+    def ok(self):
+        """`True` when nothing failed."""
+        return not self.failed
+
+    @property
+    def outputs(self):
+        """Paths of all enhanced files now on disk (done or skipped)."""
+        return [Path(r.output) for r in self if r.status in ("done", "skipped")]
+
+    def maps(self):
+        """
+        The enhanced maps (read from the output files).
+
+        Returns
+        -------
+        list of `sunpy.map.GenericMap`
+        """
+        import sunpy.map
+
+        return [sunpy.map.Map(path) for path in self.outputs]
+
+    def __str__(self):
+        lines = [f"{len(self)} files: {len(self.done)} enhanced, {len(self.skipped)} already done, "
+                 f"{len(self.failed)} failed"]
+        lines += [f"  FAILED {Path(r.source).name}: {r.reason}" for r in self.failed]
+        return "\n".join(lines)
+
+
+def output_path(path, output_dir):
+    """
+    Where `enhance_file` writes the result for ``path``: ``<output_dir>/<name>.enhanced.fits``.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.files import output_path
+    >>> output_path("/data/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits", "/out").name
+    'hmi.m_45s.20140301_000000_TAI.2.magnetogram.enhanced.fits'
+    """
+    name = Path(path).name
+    for suffix in _FITS_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return Path(output_dir) / f"{name}.enhanced.fits"
+
+
+def _read_map(path):
+    import sunpy.map
+
+    from sunpy_enhance.download import CorruptFileError, verify_file
+
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise FileNotFoundError(msg)
+    try:
+        verify_file(path, is_fits=True)
+    except CorruptFileError as exc:
+        msg = f"{exc}; download it again"
+        raise CorruptFileError(msg) from None
+    try:
+        smap = sunpy.map.Map(path)
+    except Exception as exc:  # sunpy raises many kinds for unreadable files; one line is enough
+        msg = f"{path.name} cannot be read as a map ({type(exc).__name__}: {exc})"
+        raise ValueError(msg) from None
+    if isinstance(smap, list):
+        msg = f"{path.name} holds {len(smap)} images; enhance_file needs one HMI image per file"
+        raise ValueError(msg)
+    return smap
+
+
+def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
+    """
+    Enhance one HMI FITS file and write the result as FITS, atomically and with its provenance.
+
+    Parameters
+    ----------
+    path : path-like
+        An HMI continuum or line-of-sight magnetogram FITS file (e.g. as exported by JSOC).
+    output_dir : path-like
+        Where to write ``<name>.enhanced.fits`` (see `output_path`); created if needed.
+    overwrite : bool, optional
+        Enhance again even when the output exists.
+    **enhance_kwargs
+        Passed to `sunpy_enhance.enhance.enhance_map` (``model=``, ``kind=``, ``tile_size=``, …).
+
+    Returns
+    -------
+    FileRecord
+        Status ``"done"``, or ``"skipped"`` when a complete output was already there.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, OSError
+        The file is missing, incomplete, unreadable or not suitable for Enhance (the message says why).
+
+    Notes
+    -----
+    The output is written to a temporary file in ``output_dir`` and renamed into place, so it is either
+    complete or absent. Besides what `~sunpy_enhance.enhance.enhance_map` records (``HISTORY``,
+    ``ENHVER``, ``ENHMODEL``, ``ENHMDATE``), the header names the source file (``ENHSRC``).
+    This function only depends on its arguments and the file system, so it can be sent to a worker
+    process (e.g. with Dask); `enhance_files` is a loop over it.
+    """
+    from sunpy_enhance.download import CorruptFileError, verify_file
+    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.header import add_provenance
+    from sunpy_enhance.io import save_map_atomic
+
+    started = time.perf_counter()
+    path = Path(path)
+    target = output_path(path, output_dir)
+    if target.exists() and not overwrite:
+        try:
+            verify_file(target)
+        except CorruptFileError as exc:
+            log.info("redoing %s: the existing output is incomplete (%s)", target, exc)
+        else:
+            return FileRecord(str(path), str(target), "skipped", "output already exists")
+    smap = _read_map(path)
+    enhanced = enhance_map(smap, **enhance_kwargs)
+    meta = enhanced.meta  # a new map made by enhance_map: ours to annotate
+    add_provenance(meta, f"enhanced from {path.name}", enhsrc=path.name)
+    save_map_atomic(enhanced, target, overwrite=True)
+    return FileRecord(str(path), str(target), "done", "", time.perf_counter() - started)
+
+
+def _enhance_or_record(path, output_dir, overwrite, enhance_kwargs):
+    """`enhance_file`, with any error turned into a ``failed`` record (what a batch worker runs)."""
+    started = time.perf_counter()
+    try:
+        return enhance_file(path, output_dir, overwrite=overwrite, **enhance_kwargs)
+    except Exception as exc:  # a batch never stops at one bad file; the reason goes into the report
+        return FileRecord(str(path), None, "failed", f"{type(exc).__name__}: {exc}",
+                          time.perf_counter() - started)
+
+
+def enhance_files(paths, output_dir, *, overwrite=False, callback=None, **enhance_kwargs):
+    """
+    Enhance many HMI FITS files; a failing file is recorded, not raised, and the rest go on.
+
+    Parameters
+    ----------
+    paths : iterable of path-like
+        Input FITS files.
+    output_dir : path-like
+        Where the ``*.enhanced.fits`` files go.
+    overwrite : bool, optional
+        Redo files whose output exists (by default they are skipped).
+    callback : callable, optional
+        Called with each `FileRecord` as soon as it is known (e.g. to print progress).
+    **enhance_kwargs
+        Passed to `sunpy_enhance.enhance.enhance_map`.
+
+    Returns
+    -------
+    EnhanceReport
+        One record per input (done, skipped or failed with the reason).
+
+    Examples
+    --------
+    >>> from sunpy_enhance.files import enhance_files
+    >>> report = enhance_files(["hmi.ic_45s.20140301_000000_TAI.2.continuum.fits"], "enhanced")  # doctest: +SKIP
+    >>> print(report)  # doctest: +SKIP
+    1 files: 1 enhanced, 0 already done, 0 failed
+    """
+    output_dir = Path(output_dir)
+    report = EnhanceReport()
+    for path in paths:
+        record = _enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
+        report.append(record)
+        if callback is not None:
+            callback(record)
+    return report
