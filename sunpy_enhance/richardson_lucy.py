@@ -27,6 +27,8 @@ __all__ = ["upsample_bilinear_x2", "richardson_lucy", "richardson_lucy_map"]
 _DAMPING_EXPONENT = 10
 # Largest FFT side used for one tile; bounds the FFT work memory (~2 × 2240² × 8 bytes per buffer).
 _DEFAULT_MAX_FFT = 2048
+# Accepted relative deviation of a map's scale from 0.504″ (the tolerance of enhance_map).
+_SCALE_TOLERANCE = 0.03
 # Offset given to signed data, in units of max |data|, when the caller does not choose one.
 _SIGNED_OFFSET_FACTOR = 10.0
 
@@ -59,26 +61,50 @@ def upsample_bilinear_x2(image):
     array([0., 1., 3., 4.])
     """
     image = np.asarray(image)
-    dtype = np.float32 if image.dtype == np.float32 else np.float64
-    image = image.astype(dtype, copy=False)
     if image.ndim != 2:
         msg = f"upsample_bilinear_x2 takes a 2-D image, got {image.ndim} dimensions."
         raise ValueError(msg)
-    rows = _upsample_axis(image, 0)
-    return _upsample_axis(rows, 1)
+    dtype = np.float32 if image.dtype == np.float32 else np.float64
+    out = np.empty((2 * image.shape[0], 2 * image.shape[1]), dtype=dtype)
+    _upsample_into(out, image.astype(dtype, copy=False))
+    return out
 
 
-def _upsample_axis(a, axis):
-    a = np.moveaxis(a, axis, 0)
-    n = a.shape[0]
-    out = np.empty((2 * n,) + a.shape[1:], dtype=a.dtype)
-    previous = np.concatenate([a[:1], a[:-1]]) if n > 1 else a
-    following = np.concatenate([a[1:], a[-1:]]) if n > 1 else a
-    np.multiply(a, 0.75, out=out[0::2])
-    out[0::2] += 0.25 * previous
-    np.multiply(a, 0.75, out=out[1::2])
-    out[1::2] += 0.25 * following
-    return np.moveaxis(out, 0, axis)
+def _interpolate_x2(a, axis, out):
+    """Write the ×2 bilinear interpolation of ``a`` along ``axis`` (0 or 1) into ``out``."""
+    def take(arr, sl):
+        return arr[sl] if axis == 0 else arr[:, sl]
+
+    def put(sl, value):
+        if axis == 0:
+            out[sl] = value
+        else:
+            out[:, sl] = value
+
+    n = a.shape[axis]
+    put(slice(0, 1), take(a, slice(0, 1)))  # clamped edges: 0.75 a[0] + 0.25 a[0]
+    put(slice(2 * n - 1, 2 * n), take(a, slice(n - 1, n)))
+    if n > 1:
+        lower, upper = take(a, slice(0, n - 1)), take(a, slice(1, n))
+        put(slice(2, 2 * n, 2), 0.75 * upper + 0.25 * lower)  # out[2p] = 0.75 a[p] + 0.25 a[p-1]
+        put(slice(1, 2 * n - 1, 2), 0.75 * lower + 0.25 * upper)  # out[2p+1] = 0.75 a[p] + 0.25 a[p+1]
+
+
+def _upsample_into(dest, image, block=256):
+    """Bilinear ×2 of ``image`` written into ``dest`` (shape 2×), by blocks of rows to bound memory."""
+    ny = image.shape[0]
+    for y0 in range(0, ny, block):
+        y1 = min(y0 + block, ny)
+        lo, hi = max(y0 - 1, 0), min(y1 + 1, ny)
+        rows = np.empty((2 * (hi - lo), image.shape[1]), dtype=dest.dtype)
+        _interpolate_x2(image[lo:hi], 0, rows)
+        # keep the rows of this block only (the halo rows fix the interpolation at its edges)
+        part = rows[2 * (y0 - lo):2 * (y0 - lo) + 2 * (y1 - y0)]
+        if y0 == 0:
+            part[0] = image[0]
+        if y1 == ny:
+            part[-1] = image[ny - 1]
+        _interpolate_x2(part, 1, dest[2 * y0:2 * y1])
 
 
 class _TiledConvolver:
@@ -325,23 +351,30 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
         psf = hmi_psf(scale)
     psf = _check_psf(psf)
 
-    filled = _fill_nearest(np.where(valid_in, data, 0.0), valid_in) + offset
-    if upsample:
-        guess = upsample_bilinear_x2(filled.astype(np.float32))
-        valid = np.repeat(np.repeat(valid_in, 2, axis=0), 2, axis=1)
-    else:
-        guess = filled.astype(np.float32)
-        valid = valid_in
-    del filled
+    filled = _fill_nearest(np.where(valid_in, data, 0.0), valid_in)
+    filled += offset
+    filled = filled.astype(np.float32)
+    del data
+    factor = 2 if upsample else 1
     hy, hx = psf.shape[0] // 2, psf.shape[1] // 2
-    ny, nx = guess.shape
-    # the estimate x lives on the grid extended by the PSF half-width; edge values as first guess
-    x = np.pad(guess, ((hy, hy), (hx, hx)), mode="edge")
+    ny, nx = factor * filled.shape[0], factor * filled.shape[1]
+    # the estimate x lives on the output grid extended by the PSF half-width beyond every edge
+    x = np.empty((ny + 2 * hy, nx + 2 * hx), dtype=np.float32)
     core = (slice(hy, hy + ny), slice(hx, hx + nx))
-    del guess
+    if upsample:
+        _upsample_into(x[core], filled)
+    else:
+        x[core] = filled
+    del filled
+    # first guess beyond the edges: the edge values repeated
+    x[:hy, hx:hx + nx] = x[hy, hx:hx + nx]
+    x[hy + ny:, hx:hx + nx] = x[hy + ny - 1, hx:hx + nx]
+    x[:, :hx] = x[:, hx:hx + 1]
+    x[:, hx + nx:] = x[:, hx + nx - 1:hx + nx]
     mask = np.zeros(x.shape, dtype=bool)
+    valid = np.repeat(np.repeat(valid_in, factor, axis=0), factor, axis=1) if factor > 1 else valid_in
     mask[core] = valid
-    d = np.where(mask, x, np.float32(0))
+    d = x * mask
     sigma = None
     if damping is not None:
         sigma = np.ones(x.shape, dtype=np.float32)  # outside the data: never used (mask = 0)
@@ -355,21 +388,27 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     conv = _TiledConvolver(psf, x.shape, max_fft=max_fft_size, workers=workers)
     # sensitivity normalisation 1 / P^T m (0 where no observed pixel sees the estimate pixel)
     weight = np.empty(x.shape, dtype=np.float32)
-    for sl, s in conv.convolve_tiles(mask.astype(np.float32), "adjoint"):
+    for sl, s in conv.convolve_tiles(mask, "adjoint"):
         weight[sl] = np.where(s > 1e-6, 1 / np.maximum(s, 1e-6), 0)
     ratio = np.empty(x.shape, dtype=np.float32)
     tiny = np.float32(1e-30)
+    n_exp = _DAMPING_EXPONENT
     for _ in range(int(iterations)):
         for sl, model in conv.convolve_tiles(x, "forward"):
-            m, dd = mask[sl], d[sl]
-            r = dd / np.maximum(model, tiny)
-            if sigma is not None:
+            dd = d[sl]
+            np.maximum(model, tiny, out=model)
+            if sigma is None:
+                np.divide(dd, model, out=model)  # model becomes the ratio d / Px
+                np.multiply(model, mask[sl], out=ratio[sl])
+            else:
                 u2 = np.minimum((dd - model) ** 2 / (threshold2 * sigma[sl] ** 2), 1)
-                damp = u2 ** (_DAMPING_EXPONENT - 1) * (_DAMPING_EXPONENT - (_DAMPING_EXPONENT - 1) * u2)
-                r = 1 + damp * (r - 1)
-            ratio[sl] = np.where(m, r, 0)
+                damp = u2 ** (n_exp - 1) * (n_exp - (n_exp - 1) * u2)
+                r = 1 + damp * (dd / model - 1)
+                np.multiply(r, mask[sl], out=ratio[sl])
         for sl, correction in conv.convolve_tiles(ratio, "adjoint"):
-            x[sl] *= np.maximum(correction, 0) * weight[sl]
+            np.maximum(correction, 0, out=correction)
+            correction *= weight[sl]
+            x[sl] *= correction
     del ratio, weight, d, mask
     out = x[core].copy()
     del x
@@ -406,7 +445,7 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
     allow_non_hmi : bool, optional
         Accept maps not from HMI (the PSF is HMI's all the same).
     allow_any_scale : bool, optional
-        Accept maps whose scale is not 0.504″/px; the default PSF is then the HMI PSF sampled at half the
+        Accept maps whose scale is not 0.504″/px (within 3%, as `~sunpy_enhance.enhance.enhance_map`); the default PSF is then the HMI PSF sampled at half the
         map's scale.
     max_fft_size, workers : int, optional
         See `richardson_lucy`.
@@ -453,20 +492,26 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
 
     from sunpy_enhance.header import add_provenance, refined_meta
 
-    instrument = str(smap.instrument or "") + str(smap.meta.get("telescop", "") or "")
-    if "HMI" not in instrument.upper() and not allow_non_hmi:
-        msg = (f"This map is from {smap.instrument!r}, not SDO/HMI: the HMI PSF does not describe it. "
-               "Pass allow_non_hmi=True to deconvolve it with the HMI PSF anyway.")
+    instrument = " ".join(str(smap.meta.get(k, "")) for k in ("instrume", "telescop", "detector")).upper()
+    if "HMI" not in instrument and not allow_non_hmi:
+        msg = (f"This map is not from SDO/HMI (INSTRUME={smap.meta.get('instrume')!r}): the HMI PSF does not "
+               "describe it. Pass allow_non_hmi=True to deconvolve it with the HMI PSF anyway.")
         raise ValueError(msg)
-    scale = _map_scale(smap)
+    try:
+        scale = np.abs(_map_scale(smap))
+    except u.UnitConversionError:
+        scale = None
     hmi = HMI_PIXEL_SCALE.to_value(u.arcsec)
-    if not np.allclose(scale, hmi, rtol=0.01):
+    if scale is None or not np.all(np.abs(scale / hmi - 1) < _SCALE_TOLERANCE):
         if not allow_any_scale:
-            msg = (f"The map's pixel scale is {scale[0]:.4g}″ × {scale[1]:.4g}″, not HMI's native 0.504″: "
-                   "the PSF would be sampled wrongly. Use a native-resolution map, or pass "
-                   "allow_any_scale=True to sample the PSF at half the map's scale.")
+            msg = (f"The map's pixel scale ({smap.scale.axis1}, {smap.scale.axis2}) is not HMI's native "
+                   "0.504\"/px: the PSF would be sampled wrongly. Use native-resolution helioprojective HMI "
+                   "data, or pass allow_any_scale=True to sample the PSF at half the map's scale.")
             raise ValueError(msg)
         if psf is None:
+            if scale is None:
+                msg = "The map's pixel scale is not an angle; pass psf= sampled at the output's scale."
+                raise ValueError(msg)
             psf = hmi_psf(float(np.mean(scale)) / 2 * u.arcsec)
 
     def _in_map_unit(value, name):

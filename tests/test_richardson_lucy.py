@@ -264,7 +264,7 @@ def test_map_nan_and_validation():
     out = richardson_lucy_map(smap, iterations=2)
     assert np.isnan(out.data[:, :6]).all() and np.isfinite(out.data[:, 6:]).all()
     aia_like = sunpy.map.Map(np.ones((16, 16)), dict(smap.meta, instrume="AIA", telescop="SDO/AIA"))
-    with pytest.raises(ValueError, match="not SDO/HMI"):
+    with pytest.raises(ValueError, match="not from SDO/HMI"):
         richardson_lucy_map(aia_like, iterations=1)
     assert richardson_lucy_map(aia_like, iterations=1, allow_non_hmi=True).data.shape == (32, 32)
     coarse = sunpy.map.Map(np.ones((16, 16)), dict(smap.meta, cdelt1=1.0, cdelt2=1.0))
@@ -297,3 +297,18 @@ def test_rl_forward_residual_on_the_enhance_sample(shared_data):
     assert res_rl < 0.5 * res_bilinear
     # and it sharpens the granulation towards the 28 cm contrast
     assert granulation_contrast(rl, pixel_scale=0.252 * u.arcsec) > 1.5 * granulation_contrast(image)
+
+
+def test_rl_and_enhance_outputs_share_grid_and_header(tiny_enhance_models):
+    """RL and Enhance outputs of the same map lie on the same ×2 grid, so they can be compared pixel by pixel."""
+    from sunpy_enhance.enhance import enhance_map
+
+    rng = np.random.default_rng(10)
+    smap = _hmi_map(200 * rng.standard_normal((24, 30)), 179.93 * u.deg)
+    rl = richardson_lucy_map(smap, iterations=2)
+    en = enhance_map(smap, kind="magnetogram", model=tiny_enhance_models["magnetogram"])
+    assert rl.data.shape == en.data.shape
+    for key in ("crpix1", "crpix2", "cdelt1", "cdelt2", "crval1", "crval2", "naxis1", "naxis2"):
+        assert rl.meta[key] == pytest.approx(en.meta[key], rel=1e-12), key
+    py, px = np.mgrid[0:48:7, 0:60:9]
+    assert np.all(rl.wcs.pixel_to_world(px, py).separation(en.wcs.pixel_to_world(px, py)) < 1e-9 * u.arcsec)
