@@ -1,0 +1,156 @@
+"""
+``sunpy-enhance denoise``: denoise a Map, an image or a spectropolarimetric cube.
+
+Examples::
+
+    sunpy-enhance denoise hmi_m_45s.fits hmi_m_45s_denoised.fits --uncertainty
+    sunpy-enhance denoise stokes_q.npy stokes_q_clean.npy --noise 2.6e-3 --check
+    sunpy-enhance denoise crisp_cube.fits crisp_cube_clean.fits --cube --stokes 1 2 3 --cycles 2
+"""
+from pathlib import Path
+
+import numpy as np
+
+from sunpy_enhance.cli import CommandError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "denoise",
+        help="denoise a Map, an image or a Stokes cube (with per-pixel uncertainty)",
+        description="Denoise with a trained U-Net (Díaz Baso et al. 2019). A 2-D FITS file with a solar "
+                    "WCS is treated as a Map (HMI magnetograms get the HMI model and noise automatically); "
+                    "3-D and larger arrays as cubes with --cube, else as stacks of images.",
+    )
+    p.add_argument("input", metavar="INPUT", help=".fits or .npy")
+    p.add_argument("output", metavar="OUTPUT", help=".fits or .npy")
+    p.add_argument("--model", default=None,
+                   help="polarimetry, hmi-magnetogram, a bundled name or a model directory "
+                        "(default: hmi-magnetogram for HMI magnetogram Maps, else polarimetry)")
+    p.add_argument("--noise", type=float, nargs="+", default=None,
+                   help="noise standard deviation in data units (one per Stokes parameter with --cube); "
+                        "estimated when not given")
+    p.add_argument("--cycles", type=int, default=1, help="passes over the residual (default 1)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write the per-pixel standard deviation (FITS extension UNCERT, or "
+                        "<OUTPUT>_uncertainty.npy)")
+    p.add_argument("--samples", type=int, default=0, help="Monte-Carlo dropout passes for the epistemic part")
+    p.add_argument("--cube", action="store_true", help="treat INPUT as a (time, Stokes, wavelength, y, x) cube")
+    p.add_argument("--stokes", type=int, nargs="+", default=[1, 2, 3],
+                   help="Stokes indices to denoise with --cube (default 1 2 3)")
+    p.add_argument("--stokes-axis", type=int, default=None, help="Stokes axis of the cube (default 1 for 5-D)")
+    p.add_argument("--check", action="store_true", help="test that the residual is noise and print the result")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.set_defaults(func=run)
+
+
+def _is_map_file(path):
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        hdu = next((h for h in hdul if h.data is not None), None)
+        if hdu is None:
+            msg = f"{path} has no data."
+            raise CommandError(msg)
+        return hdu.data.ndim == 2 and "CTYPE1" in hdu.header
+
+
+def _suffix(path):
+    name = Path(path).name.lower()
+    if name.endswith(".npy"):
+        return "npy"
+    if name.endswith((".fits", ".fit", ".fts", ".fits.gz")):
+        return "fits"
+    msg = f"{path}: use .fits or .npy."
+    raise CommandError(msg)
+
+
+def run(args):
+    import astropy.units as u
+
+    from sunpy_enhance.denoise.api import denoise, denoise_cube, denoise_map
+    from sunpy_enhance.denoise.residuals import check_residual
+
+    src, dst = Path(args.input), Path(args.output)
+    if not src.is_file():
+        msg = f"{src} does not exist."
+        raise CommandError(msg)
+    if dst.exists() and not args.overwrite:
+        msg = f"{dst} exists; use --overwrite to replace it."
+        raise CommandError(msg)
+    kind_in, kind_out = _suffix(src), _suffix(dst)
+    noise = args.noise
+    common = {"cycles": args.cycles, "samples": args.samples, "precision": args.precision,
+              "progress": args.progress}
+
+    if args.cube:
+        result = denoise_cube(src, model=args.model or "polarimetry", noise=noise, stokes=args.stokes,
+                              stokes_axis=args.stokes_axis, uncertainty=args.uncertainty, output=dst,
+                              overwrite=True, **common)
+        out = result[0] if args.uncertainty else result
+        if args.check:
+            from sunpy_enhance.denoise.api import _read_cube
+
+            data, _ = _read_cube(src)
+            axis = args.stokes_axis if args.stokes_axis is not None else {5: 1, 4: 0}.get(data.ndim, 0)
+            for s in args.stokes:
+                a, b = np.take(data, s, axis=axis), np.take(out, s, axis=axis)
+                print(f"Stokes index {s}:")
+                print(check_residual(a, b, warn=False))
+        print(f"wrote {dst}")
+        return 0
+
+    if noise is not None and len(noise) != 1:
+        msg = "--noise takes one number unless --cube is given."
+        raise CommandError(msg)
+    if kind_in == "fits" and _is_map_file(src):
+        import sunpy.map
+
+        smap = sunpy.map.Map(src)
+        quantity = None
+        if noise is not None:
+            quantity = noise[0] * (smap.unit if smap.unit is not None else u.dimensionless_unscaled)
+        out = denoise_map(smap, model=args.model, noise=quantity, uncertainty=args.uncertainty, **common)
+        if args.check:
+            print(check_residual(smap.data, out.data, out.meta["dnnoise"], warn=False))
+        if kind_out == "npy":
+            np.save(dst, out.data)
+            if args.uncertainty:
+                np.save(dst.with_name(dst.name[:-4] + "_uncertainty.npy"), out.uncertainty.array)
+        else:
+            from astropy.io import fits
+
+            hdus = [fits.PrimaryHDU(out.data, header=out.fits_header)]
+            if args.uncertainty:
+                hdus.append(fits.ImageHDU(np.asarray(out.uncertainty.array, np.float32), name="UNCERT"))
+            fits.HDUList(hdus).writeto(dst, overwrite=True)
+        print(f"wrote {dst} (model {out.meta['dnmodel']}, noise {out.meta['dnnoise']:.4g} {smap.unit or ''}, "
+              f"{out.meta['dnnoisrc']})")
+        return 0
+
+    from sunpy_enhance.denoise.api import _read_cube
+
+    data, header = _read_cube(src)
+    data = np.asarray(data, dtype=np.float32)
+    result = denoise(data, model=args.model or "polarimetry", noise=None if noise is None else noise[0],
+                     uncertainty=args.uncertainty, **common)
+    out, std = result if args.uncertainty else (result, None)
+    if args.check:
+        print(check_residual(data, out, None if noise is None else noise[0], warn=False))
+    if kind_out == "npy":
+        np.save(dst, out)
+        if std is not None:
+            np.save(dst.with_name(dst.name[:-4] + "_uncertainty.npy"), std)
+    else:
+        from astropy.io import fits
+
+        hdus = [fits.PrimaryHDU(out, header=header)]
+        if std is not None:
+            hdus.append(fits.ImageHDU(std, name="UNCERT"))
+        fits.HDUList(hdus).writeto(dst, overwrite=True)
+    print(f"wrote {dst}")
+    return 0
