@@ -121,11 +121,13 @@ def part_muram(figure):
     ps_ref = power_spectrum(reference, pixel_scale=0.504 * u.arcsec, normalize="mean")
     ps_target = power_spectrum(target, pixel_scale=0.252 * u.arcsec, normalize="mean")
     rows = []
-    for name, ps in [("Enhance-modified PSF", ps_sim), ("  + 1e-3 noise", ps_noisy), ("Wachter reference PSF", ps_ref)]:
+    for name, ps in [("Enhance-modified PSF", ps_sim), ("  + 1e-3 noise", ps_noisy),
+                     ("Wachter reference PSF", ps_ref)]:
         bands, rms = spectral_agreement(ps, ps_real)
         rows.append([name, *[f"{b:.2f}" for b in bands], f"{rms:.3f}"])
     _table("Power spectrum, degraded MURaM / real HMI (of I/<I>, Hann window): geometric-mean ratio per band",
-           ["degradation", *[f"{lo}–{hi} px⁻¹" for lo, hi in BANDS], "rms log10 ratio 0.03–0.45"], rows)
+           ["degradation", *[f"{lo}–{hi} px⁻¹" for lo, hi in BANDS], "rms log10 ratio 0.03–0.45"],
+           rows)
 
     # the forward residual of a perfect 28 cm image, and RL on the degraded simulation (truth known)
     perfect = forward_residual(hmi_like, target)
@@ -137,21 +139,26 @@ def part_muram(figure):
                       ("RL 50 it.", richardson_lucy(noisy, iterations=50))]:
         err = np.sqrt(np.mean((out - target) ** 2)) / np.sqrt(np.mean((target - target.mean()) ** 2))
         rows.append([name, f"{100 * forward_residual(hmi_like, out).mean_relative:.2f}%",
-                     f"{100 * forward_residual(noisy, out).mean_relative:.2f}%", f"{100 * contrast(out):.2f}%",
+                     f"{100 * forward_residual(noisy, out).mean_relative:.2f}%",
+                     f"{100 * contrast(out):.2f}%",
                      f"{err:.2f}"])
-    _table("MURaM: forward residual ⟨|R−I|⟩/⟨|I|⟩ against the noiseless / noisy (1e-3) HMI-like input, "
+    _table("MURaM: forward residual ⟨|R−I|⟩/⟨|I|⟩ against the noiseless / noisy (1e-3) HMI-like "
+           "input, "
            "and error vs the 28 cm target (rms / target's rms contrast)",
-           ["output", "residual (noiseless in)", "residual (noisy in)", "contrast", "rel. error vs target"], rows)
+           ["output", "residual (noiseless in)", "residual (noisy in)", "contrast", "rel. error vs target"],
+           rows)
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax, axr) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    fig, (ax, axr) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 1.3]})
     for ps, label, style in [(ps_real, "HMI quiet Sun (real)", dict(color="k", lw=2)),
                              (ps_sim, "MURaM ⊛ HMI PSF (ω=2, W=3.4), 0.504″", dict(color="tab:blue")),
-                             (ps_ref, "MURaM ⊛ HMI PSF (Wachter ω=1.8, W=3)", dict(color="tab:blue", ls=":")),
+                             (ps_ref, "MURaM ⊛ HMI PSF (Wachter ω=1.8, W=3)",
+                              dict(color="tab:blue", ls=":")),
                              (ps_target, "MURaM ⊛ Airy 28 cm, 0.252″", dict(color="tab:red"))]:
         ax.loglog(ps.spatial_frequency.to_value(1 / u.arcsec), ps.power, label=label, **style)
     ax.axvline(1 / (2 * 0.504), color="0.6", lw=0.8, ls="--")
@@ -227,11 +234,13 @@ def part_timing(iterations, full_disk):
             t0 = time.perf_counter()
             richardson_lucy(image, iterations=iterations)
             times.append(time.perf_counter() - t0)
-        rows.append([f"{n}²", f"{2 * n}²", iterations, f"{min(times):.2f} s", f"{np.median(times):.2f} s", "", ""])
+        rows.append([f"{n}²", f"{2 * n}²", iterations, f"{min(times):.2f} s", f"{np.median(times):.2f} s",
+                     "", ""])
     if full_disk:
         for n in (4096,):
             r = time_rl(n, iterations)
-            rows.append([f"{n}² full disk ({100 * r['nan_fraction']:.0f}% NaN)", f"{r['shape'][0]}²", iterations,
+            rows.append([f"{n}² full disk ({100 * r['nan_fraction']:.0f}% NaN)", f"{r['shape'][0]}²",
+                         iterations,
                          f"{r['time']:.1f} s", "", f"{r['rss_before']:.0f} MB", f"{r['rss_peak']:.0f} MB"])
     load = os.getloadavg()
     _table(f"(b) Richardson–Lucy wall time ({platform.processor() or platform.machine()}, "
@@ -258,7 +267,8 @@ def part_residuals():
 
     for kind in ("continuum", "blos"):
         image = fits.getdata(SHARED / "hmi" / f"enhance_sample_{kind}.fits").astype(float)
-        published = fits.getdata(SHARED / "hmi" / f"enhance_sample_{kind}_published_output.fits").astype(float)
+        published = fits.getdata(SHARED / "hmi" / f"enhance_sample_{kind}_published_output.fits")
+        published = published.astype(float)
         outputs = {"bilinear ×2": upsample_bilinear_x2(image), "bicubic ×2": bicubic_x2(image),
                    "Enhance (published output)": published}
         for it in (5, 10, 20, 50):
@@ -282,10 +292,12 @@ def part_residuals():
                 row.append(f"{flux_budget(image, out).unsigned_ratio:.3f}")
                 row.append(f"{np.std(out[weak_out]):.1f} G")
             rows.append(row)
-        header = ["output", "⟨|R−I|⟩/⟨|I|⟩", "⟨|R−I|/I⟩", "same, 10 px border cut", "rms(R−I)"]
+        header = ["output", "⟨|R−I|⟩/⟨|I|⟩", "⟨|R−I|/I⟩", "same, 10 px border cut",
+                  "rms(R−I)"]
         if kind == "continuum":
             header.append("QS contrast (auto)")
-            title = (f"(c) Forward residual on enhance_sample_continuum.fits (200², I/Ic); input QS contrast "
+            title = (f"(c) Forward residual on enhance_sample_continuum.fits (200², I/Ic); "
+                     f"input QS contrast "
                      f"{100 * granulation_contrast(image):.2f}%; RL 20 it. took {t_rl20:.2f} s")
         else:
             header += ["unsigned flux out/in", "rms in |B_in|<50 G px"]

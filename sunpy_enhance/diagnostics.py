@@ -545,7 +545,8 @@ class FluxBudget:
     @property
     def imbalance(self):
         """(input, output) net / unsigned flux."""
-        return (float(self.input_signed / self.input_unsigned), float(self.output_signed / self.output_unsigned))
+        return (float(self.input_signed / self.input_unsigned),
+                float(self.output_signed / self.output_unsigned))
 
 
 def _field_unit(obj):
@@ -883,7 +884,8 @@ def magnetogram_histogram(input_magnetogram, output_magnetogram, *, bins=101, li
         sel = which == i
         if sel.any():
             median[i] = np.median(y[sel])
-    return MagnetogramHistogram(counts=counts, input_edges=edges, output_edges=edges.copy(), median_output=median)
+    return MagnetogramHistogram(counts=counts, input_edges=edges, output_edges=edges.copy(),
+                                median_output=median)
 
 
 def plot_magnetogram_histogram(hist, *, ax=None, unit="G", **kwargs):
@@ -908,7 +910,8 @@ def plot_magnetogram_histogram(hist, *, ax=None, unit="G", **kwargs):
     ax = _ax(ax)
     counts = np.where(hist.counts > 0, hist.counts, np.nan)
     kwargs.setdefault("cmap", "viridis")
-    kwargs.setdefault("norm", LogNorm(vmin=1, vmax=max(2, np.nanmax(counts) if np.isfinite(counts).any() else 2)))
+    top = np.nanmax(counts) if np.isfinite(counts).any() else 2
+    kwargs.setdefault("norm", LogNorm(vmin=1, vmax=max(2, top)))
     ax.pcolormesh(hist.input_edges, hist.output_edges, counts.T, **kwargs)
     lim = (hist.input_edges[0], hist.input_edges[-1])
     ax.plot(lim, lim, color="k", lw=0.8, ls="--", label="1:1")

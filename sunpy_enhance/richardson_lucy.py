@@ -184,7 +184,8 @@ def _tile_layout(n, overlap, max_fft):
         if core + overlap < max_fft / 4:
             break  # smaller tiles only add halo work
     if best is None:
-        msg = f"max_fft_size={max_fft} is too small for a PSF {overlap + 1} pixels wide; use at least {2 * overlap}."
+        msg = (f"max_fft_size={max_fft} is too small for a PSF {overlap + 1} pixels wide; "
+               f"use at least {2 * overlap}.")
         raise ValueError(msg)
     return best[1], best[2]
 
@@ -243,7 +244,8 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
         scale) instead of interpolating it ×2 first.
     max_fft_size : int, optional
         Largest side of the FFTs of one tile; the image is processed in overlapping tiles of about this
-        size, which bounds the memory to four float32 arrays of the output's size plus the tiles'.
+        size. Memory: four float32 arrays and one boolean mask of the (PSF-padded) output's size plus one
+        tile's FFT buffers, about 1.5 GB of peak RSS for a 4096² full disk (8192² output).
     workers : int, optional
         Threads for each FFT (`scipy.fft`).
 
@@ -277,7 +279,8 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     interpolated image, NaN pixels filled with their nearest valid neighbour.
 
     **Damping.** With ``damping=T`` the ratio is replaced by :math:`1 + F(U)\\,(r - 1)` with
-    :math:`U = \\min\\{1, (d - Px)^2 / (T\\sigma)^2\\}` and :math:`F(U) = U^{N-1}[N - (N-1)U]`, :math:`N = 10`:
+    :math:`U = \\min\\{1, (d - Px)^2 / (T\\sigma)^2\\}` and
+    :math:`F(U) = U^{N-1}[N - (N-1)U]`, :math:`N = 10`:
     White's (1994) damping function. White writes :math:`U` with the Poisson deviance
     :math:`2(d \\ln(d/Px) - d + Px)/T^2` of data in photon counts; HMI data are not photon counts, so
     the Gaussian (:math:`\\chi^2`) form it tends to is used, with the noise σ given explicitly.
@@ -339,7 +342,8 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
         offset = _SIGNED_OFFSET_FACTOR * float(np.abs(data[valid_in]).max()) if low < 0 else 0.0
     offset = float(offset)
     if float(data[valid_in].min()) + offset < 0:
-        msg = (f"The data have negative values (min {float(data[valid_in].min()):.4g}) that offset={offset:.4g} "
+        low = float(data[valid_in].min())
+        msg = (f"The data have negative values (min {low:.4g}) that offset={offset:.4g} "
                "does not lift above 0; Richardson–Lucy needs non-negative data. Leave offset=None to "
                "choose one automatically.")
         raise ValueError(msg)
@@ -445,7 +449,8 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
     allow_non_hmi : bool, optional
         Accept maps not from HMI (the PSF is HMI's all the same).
     allow_any_scale : bool, optional
-        Accept maps whose scale is not 0.504″/px (within 3%, as `~sunpy_enhance.enhance.enhance_map`); the default PSF is then the HMI PSF sampled at half the
+        Accept maps whose scale is not 0.504″/px (within 3%, as `~sunpy_enhance.enhance.enhance_map`);
+        the default PSF is then the HMI PSF sampled at half the
         map's scale.
     max_fft_size, workers : int, optional
         See `richardson_lucy`.

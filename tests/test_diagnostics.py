@@ -57,8 +57,8 @@ def test_power_spectrum_of_a_sinusoid_peaks_at_its_frequency(nu):
     ps = power_spectrum(image, pixel_scale=0.504 * u.arcsec)
     peak = ps.frequency[np.argmax(ps.power)]
     assert peak == pytest.approx(nu, abs=1 / 96)
-    assert ps.spatial_frequency[np.argmax(ps.power)].to_value(1 / u.arcsec) == pytest.approx(nu / 0.504,
-                                                                                            abs=1 / 96 / 0.504)
+    peak_angular = ps.spatial_frequency[np.argmax(ps.power)].to_value(1 / u.arcsec)
+    assert peak_angular == pytest.approx(nu / 0.504, abs=1 / 96 / 0.504)
     assert ps.frequency.max() <= 0.5
 
 
@@ -303,7 +303,8 @@ def test_magnetogram_histogram_recovers_a_gain():
     out = np.repeat(np.repeat(1.3 * b, 2, 0), 2, 1)
     hist = magnetogram_histogram(b, out, bins=41, limit=1000)
     assert hist.counts.shape == (41, 41)
-    assert hist.counts.sum() == np.sum(np.abs(b) < 1000 - 1e-9) - np.sum(np.abs(1.3 * b[np.abs(b) < 1000]) >= 1000)
+    inside = np.abs(b) < 1000
+    assert hist.counts.sum() == np.sum(inside & (np.abs(1.3 * b) < 1000))
     centres = 0.5 * (hist.input_edges[1:] + hist.input_edges[:-1])
     good = np.isfinite(hist.median_output) & (np.abs(centres) < 700)
     np.testing.assert_allclose(hist.median_output[good], 1.3 * centres[good], atol=1.3 * 25)
@@ -319,7 +320,8 @@ def test_plot_helpers_return_their_axes():
     image = _granulation((64, 64), 0.04, rng)
     b = _bipole((32, 32), 2.0, 800, 6)
     fig, axes = plt.subplots(2, 3)
-    ps = [power_spectrum(image, pixel_scale=0.504 * u.arcsec), power_spectrum(image, pixel_scale=0.504 * u.arcsec)]
+    scale = 0.504 * u.arcsec
+    ps = [power_spectrum(image, pixel_scale=scale), power_spectrum(image[:32], pixel_scale=scale)]
     assert plot_power_spectra(ps, ["a", "b"], ax=axes[0, 0]) is axes[0, 0]
     assert axes[0, 0].get_xlabel().startswith("spatial frequency [arcsec")
     assert plot_granulation_region(image, ax=axes[0, 1]) is axes[0, 1]

@@ -31,7 +31,8 @@ def _scene(shape, rng, n=25):
     scene = np.full(shape, 1.0)
     for _ in range(n):
         y, x = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
-        scene += rng.uniform(0.2, 1.0) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * rng.uniform(1, 2) ** 2))
+        width = rng.uniform(1, 2)
+        scene += rng.uniform(0.2, 1.0) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * width ** 2))
     return scene
 
 
@@ -300,7 +301,7 @@ def test_rl_forward_residual_on_the_enhance_sample(shared_data):
 
 
 def test_rl_and_enhance_outputs_share_grid_and_header(tiny_enhance_models):
-    """RL and Enhance outputs of the same map lie on the same ×2 grid, so they can be compared pixel by pixel."""
+    """RL and Enhance outputs of one map lie on the same ×2 grid: they compare pixel by pixel."""
     from sunpy_enhance.enhance import enhance_map
 
     rng = np.random.default_rng(10)
