@@ -16,16 +16,32 @@ from sunpy_enhance.denoise.api import (
     denoise_map,
     resolve_model,
 )
-from sunpy_enhance.denoise.network import build_unet
 from sunpy_enhance.denoise.noise import estimate_noise
 from sunpy_enhance.denoise.residuals import ResidualCheck, check_residual
-from sunpy_enhance.denoise.training import (
-    PairSource,
-    SceneSource,
-    SingleImageSource,
-    export_denoiser,
-    train_denoiser,
-)
+
+# Names that need Keras (and so TensorFlow) are imported on first use, to keep this import light.
+_LAZY = {
+    "build_unet": "sunpy_enhance.denoise.network",
+    "PairSource": "sunpy_enhance.denoise.training",
+    "SceneSource": "sunpy_enhance.denoise.training",
+    "SingleImageSource": "sunpy_enhance.denoise.training",
+    "export_denoiser": "sunpy_enhance.denoise.training",
+    "train_denoiser": "sunpy_enhance.denoise.training",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return sorted(__all__)
+
 
 __all__ = [
     "HMI_MAGNETOGRAM_NOISE",

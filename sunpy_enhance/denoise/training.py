@@ -339,10 +339,10 @@ class SingleImageSource:
         yy = (np.arange(ny)[:, None] * c + rng.integers(c, size=(ny, nx))).ravel()
         xx = (np.arange(nx)[None, :] * c + rng.integers(c, size=(ny, nx))).ravel()
         off = self._offsets[rng.integers(len(self._offsets), size=yy.size)]
-        sy = np.abs(yy + off[:, 0])  # reflect at the edges
-        sx = np.abs(xx + off[:, 1])
-        sy = np.where(sy > patch - 1, 2 * (patch - 1) - sy, sy)
-        sx = np.where(sx > patch - 1, 2 * (patch - 1) - sx, sx)
+        # A neighbour beyond the edge is replaced by the one opposite (never the pixel itself).
+        sy, sx = yy + off[:, 0], xx + off[:, 1]
+        sy = np.where((sy < 0) | (sy > patch - 1), yy - off[:, 0], sy)
+        sx = np.where((sx < 0) | (sx > patch - 1), xx - off[:, 1], sx)
         x = np.array(t, copy=True)
         x[yy, xx] = t[sy, sx]
         w = np.zeros_like(t)
@@ -504,8 +504,9 @@ def train_denoiser(sources, run_dir, *, steps=2000, weights=None, architecture=N
     time_limit : float, optional
         Stop, with a checkpoint, after this many seconds of this call; run again to go on.
     seed : int, optional
-        Patches of step ``k`` are drawn from a generator seeded with ``(seed, k)``, so a resumed run
-        sees the same data as an uninterrupted one.
+        Seeds the initial weights (through `keras.utils.set_random_seed`, which also seeds Python's,
+        NumPy's and the backend's global generators); the patches of step ``k`` are drawn from a
+        generator seeded with ``(seed, k)``, so a resumed run sees the same data as an uninterrupted one.
     precision : {"float32", "bfloat16"}, optional
         Arithmetic of the hidden layers during training (``"bfloat16"``: mixed precision, about twice as
         fast on CPUs with AMX or AVX-512-BF16; weights and outputs stay float32, and the exported model
@@ -575,6 +576,7 @@ def train_denoiser(sources, run_dir, *, steps=2000, weights=None, architecture=N
             raise ValueError(msg)
         step, elapsed = int(state["step"]), float(state["elapsed_s"])
     else:
+        keras.utils.set_random_seed(int(seed))  # reproducible initial weights
         model = build_unet(**arch, dtype="mixed_bfloat16" if precision == "bfloat16" else "float32")
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=DenoiseLoss(arch["bayesian"]))
         step, elapsed = 0, 0.0
