@@ -798,70 +798,86 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
     >>> report.paths  # doctest: +SKIP
     [PosixPath('.../jsoc/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits')]
     """
-    from sunpy_enhance.download import DownloadRecord, DownloadReport, verify_file
-
     directory = Path(directory) if directory is not None else _default_directory()
     ds = record_set(series, start, end, cadence=cadence)
     process = _cutout_process(cutout, start)
     config = server_config(server)
-    manifest_path = _manifest_path(directory, ds, process, config)
 
-    manifest = None
-    if manifest_path.is_file() and request_id is None:
-        try:
-            manifest = json.loads(manifest_path.read_text())
-        except ValueError:
-            manifest = None
+    def submit():
+        client = jsoc_client(get_email(email), server=config, retry_wait=retry_wait)
+        return [request_export(series, start, end, cadence=cadence, cutout=cutout, client=client)]
+
+    return _fetch_exports(directory, _manifest_path(directory, ds, process, config), submit, config=config,
+                          description=ds, request_ids=[request_id] if request_id else None,
+                          overwrite=overwrite, progress=progress, max_conn=max_conn, max_retries=max_retries,
+                          retry_wait=retry_wait, timeout=timeout, poll_interval=poll_interval,
+                          download_timeout=download_timeout)
+
+
+def _read_manifest(manifest_path):
+    if manifest_path is None or not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError:
+        return None
+    if not isinstance(manifest, dict) or "files" not in manifest or "request_ids" not in manifest:
+        return None
+    return manifest
+
+
+def _fetch_exports(directory, manifest_path, submit, *, config, description, request_ids=None, overwrite,
+                   progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout):
+    """
+    Download the files of one or more exports, remembering them in a manifest.
+
+    ``submit()`` submits new exports and returns the `drms.ExportRequest` list; it is called only when
+    neither the files on disk nor an earlier export (``request_ids`` or the manifest's) serve.
+    """
+    import drms
+
+    from sunpy_enhance.download import DownloadRecord, DownloadReport, download_files, verify_file
+
+    manifest = _read_manifest(manifest_path) if request_ids is None else None
     if manifest is not None and not overwrite:
         cached = []
         for name, url in manifest["files"]:
-            path = directory / name
             try:
-                verify_file(path)
-            except (OSError, FileNotFoundError):
+                verify_file(directory / name)
+            except OSError:
                 break
-            cached.append(DownloadRecord(url, path, "cached"))
+            cached.append(DownloadRecord(url, directory / name, "cached"))
         else:
-            log.info("all %d files of %s already in %s", len(cached), ds, directory)
+            log.info("all %d files of %s already in %s", len(cached), description, directory)
             return DownloadReport(cached)
 
-    client = None
-    request = None
-    reuse = request_id or (manifest or {}).get("request_id")
+    requests = None
+    reuse = request_ids or (manifest or {}).get("request_ids")
     if reuse:
-        import drms
-
         client = jsoc_client(server=config)
         try:
-            request = _call(config, "the export status (exp_status)", client.export_from_id, reuse,
-                            retries=max_retries, retry_wait=retry_wait)
-            request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)
+            requests = []
+            for rid in reuse:
+                request = _call(config, "the export status (exp_status)", client.export_from_id, rid,
+                                retries=max_retries, retry_wait=retry_wait)
+                requests.append(wait_for_export(request, timeout=timeout, poll_interval=poll_interval))
         except (JSOCExportError, drms.DrmsExportError) as exc:
-            if request_id is not None:
+            if request_ids is not None:
                 raise
             log.info("earlier export %s is no longer available (%s); submitting a new one", reuse, exc)
-            request = None
-    if request is None:
-        client = jsoc_client(get_email(email), server=config, retry_wait=retry_wait)
-        request = request_export(series, start, end, cadence=cadence, cutout=cutout, client=client)
-        log.info("JSOC export %s submitted for %s", request.id, ds)
-        request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)
-    return _download_export(request, directory, manifest_path, ds, process, overwrite=overwrite,
-                            progress=progress, max_conn=max_conn, max_retries=max_retries,
-                            retry_wait=retry_wait, download_timeout=download_timeout)
-
-
-def _download_export(request, directory, manifest_path, ds, process, *, overwrite, progress, max_conn,
-                     max_retries, retry_wait, download_timeout):
-    from sunpy_enhance.download import download_files
-
-    files = export_files(request)
+            requests = None
+    if requests is None:
+        requests = submit()
+        log.info("JSOC export %s submitted for %s", ", ".join(str(r.id) for r in requests), description)
+        requests = [wait_for_export(r, timeout=timeout, poll_interval=poll_interval) for r in requests]
+    files = [f for request in requests for f in export_files(request)]
     if not files:
-        msg = f"JSOC export {request.id} of {ds} holds no files: no data were recorded for these times"
+        ids = ", ".join(str(r.id) for r in requests)
+        msg = f"JSOC export {ids} of {description} holds no files: no data were recorded for these times"
         raise JSOCQueryError(msg)
     if manifest_path is not None:
-        _write_json_atomically(manifest_path, {"request_id": request.id, "record_set": ds,
-                                               "process": process, "files": files})
+        _write_json_atomically(manifest_path, {"request_ids": [r.id for r in requests],
+                                               "description": description, "files": files})
     names, urls = zip(*files)
     return download_files(urls, directory, filenames=names, overwrite=overwrite, max_conn=max_conn,
                           max_splits=1, max_retries=max_retries, retry_wait=retry_wait,
@@ -893,10 +909,11 @@ def fetch_export(request_id, directory=None, *, server=None, overwrite=False, pr
     """
     directory = Path(directory) if directory is not None else _default_directory()
     config = server_config(server)
-    client = jsoc_client(server=config)
-    request = _call(config, "the export status (exp_status)", client.export_from_id, request_id,
-                    retries=max_retries, retry_wait=retry_wait)
-    request = wait_for_export(request, timeout=timeout, poll_interval=poll_interval)
-    return _download_export(request, directory, None, request_id, None, overwrite=overwrite,
-                            progress=progress, max_conn=max_conn, max_retries=max_retries,
-                            retry_wait=retry_wait, download_timeout=download_timeout)
+
+    def submit():
+        raise AssertionError("fetch_export never submits")
+
+    return _fetch_exports(directory, None, submit, config=config, description=request_id,
+                          request_ids=[request_id], overwrite=overwrite, progress=progress, max_conn=max_conn,
+                          max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
+                          poll_interval=poll_interval, download_timeout=download_timeout)

@@ -230,6 +230,8 @@ class JSOCLookalike:
     - ``api_errors``: ``{"exp_request": n, "exp_status": n, "rs_list": n, ...}``: the next n calls of
       that operation get HTTP 500.
     - ``max_export_mb``: exports estimated larger than this get status 3.
+    - ``instant``: ``exp_request`` answers status 0 with the file list at once, as JSOC does for
+      ``url_quick`` exports of online data (spares drms' 5 s first wait in tests of sunpy's client).
     - ``file_size``: side of the generated images (pixels).
 
     File faults are queued with `add_fault`: each GET of a file consumes one fault, if any:
@@ -249,6 +251,7 @@ class JSOCLookalike:
         self.status_error = None
         self.api_errors = {}
         self.max_export_mb = 100000.0
+        self.instant = False
         self.stall_seconds = 3.0
         self.log = []
         self.served = {}
@@ -516,6 +519,9 @@ class JSOCLookalike:
         self.exports[requestid] = {"polls": 0, "dir": directory, "data": data, "size": size_mb,
                                    "method": query.get("method", "url"),
                                    "protocol": query.get("protocol", "fits").upper()}
+        if self.instant:
+            self.exports[requestid]["polls"] = self.pending_polls
+            return self.exp_status({"requestid": requestid})
         return {"status": 2, "requestid": requestid, "method": query.get("method", "url"),
                 "protocol": query.get("protocol", "fits").upper(), "wait": 1, "rcount": len(times),
                 "size": size_mb}

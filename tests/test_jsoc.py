@@ -320,7 +320,7 @@ def test_expired_export_is_resubmitted(jsoc, tmp_path):
     assert [r.status for r in second] == ["downloaded", "cached", "cached"]
     assert api_calls(jsoc, "exp_request") == 2
     (manifest,) = (tmp_path / ".jsoc-exports").glob("*.json")
-    assert json.loads(manifest.read_text())["request_id"].endswith("_002")
+    assert json.loads(manifest.read_text())["request_ids"][0].endswith("_002")
 
 
 def test_download_failures_are_reported_not_raised(jsoc, tmp_path):
