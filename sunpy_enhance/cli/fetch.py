@@ -1,0 +1,128 @@
+"""
+``sunpy-enhance fetch``: find HMI data at JSOC, download them (verified, resumable) and optionally enhance them.
+
+Examples::
+
+    sunpy-enhance fetch --series hmi.M_45s --start 2014-03-01T00:00 --email you@example.org -o data
+    sunpy-enhance fetch --series hmi.Ic_720s --start 2014-03-01T00:00 --end 2014-03-01T06:00 \\
+        --cadence 1h --cutout -200 300 120 120 -o data --enhance
+
+Running the same command again downloads and enhances only what is missing; the exit status is 1 when
+anything failed (each failure is listed with its reason).
+"""
+import sys
+from pathlib import Path
+
+from sunpy_enhance.cli import CommandError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "fetch", help="download HMI data from JSOC (and enhance them with --enhance)",
+        description="Export HMI continuum images or magnetograms from JSOC (full disk or a cutout), download "
+                    "them with retries into a folder where complete files are never fetched twice, and "
+                    "optionally enhance them (x2). Needs an email address registered at JSOC "
+                    "(--email or JSOC_EMAIL) to submit exports.")
+    what = parser.add_argument_group("what to fetch")
+    what.add_argument("--series", help="JSOC series, e.g. hmi.M_45s, hmi.Ic_720s, hmi.Ic_noLimbDark_720s, "
+                                       "hmi.M_45s_dcon")
+    what.add_argument("--start", help="time (UTC, ISO) of the record, or start of the range")
+    what.add_argument("--end", help="end of the range (UTC); without it, the one record nearest --start")
+    what.add_argument("--cadence", help="one record every CADENCE in the range, e.g. 12m, 1h, 720s")
+    what.add_argument("--cutout", nargs=4, type=float, metavar=("X", "Y", "WIDTH", "HEIGHT"),
+                      help="cutout centred on helioprojective X, Y (arcsec, as seen from Earth at --start) "
+                           "of WIDTH x HEIGHT arcsec (JSOC im_patch); full disk without")
+    what.add_argument("--track", action="store_true", help="let the cutout follow solar rotation")
+    what.add_argument("--request-id", help="download an export submitted before (e.g. after a timeout)")
+    jsoc = parser.add_argument_group("JSOC")
+    jsoc.add_argument("--email", help="address registered at JSOC (default: $JSOC_EMAIL)")
+    jsoc.add_argument("--jsoc-url", help="base URL of a JSOC-like server (mirror, test); default JSOC")
+    jsoc.add_argument("--timeout", type=float, help="seconds to wait for JSOC to stage the export (default: "
+                                                     "no limit)")
+    jsoc.add_argument("--poll-interval", type=float, default=5.0, help="seconds between status queries")
+    jsoc.add_argument("--retries", type=int, default=3, help="retries per file (default 3)")
+    jsoc.add_argument("--retry-wait", type=float, default=2.0, help="seconds before the first retry")
+    jsoc.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the downloaded files")
+    parser.add_argument("--overwrite", action="store_true", help="download (and enhance) again what exists")
+    enh = parser.add_argument_group("enhancement (with --enhance)")
+    enh.add_argument("--enhance", action="store_true", help="enhance the files after downloading them")
+    enh.add_argument("--enhanced-dir", type=Path, help="folder for *.enhanced.fits (default OUTPUT/enhanced)")
+    enh.add_argument("--model", help="bundled model name or model directory")
+    enh.add_argument("--tile-size", type=int, default=1024, help="tile side in input pixels (default 1024)")
+    enh.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
+    enh.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    enh.add_argument("--keep-input-units", action="store_true",
+                     help="continuum: output in the input's units instead of I/Ic")
+    parser.set_defaults(func=run)
+
+
+def _cutout(args):
+    if args.cutout is None:
+        return None
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from sunpy.coordinates import frames
+    from sunpy.time import parse_time
+
+    from sunpy_enhance.jsoc import im_patch
+
+    x, y, width, height = args.cutout
+    centre = SkyCoord(x * u.arcsec, y * u.arcsec, frame=frames.Helioprojective, observer="earth",
+                      obstime=parse_time(args.start))
+    return im_patch(center=centre, width=width * u.arcsec, height=height * u.arcsec, tracking=args.track)
+
+
+def _print_record(record):
+    name = Path(record.source).name
+    if record.status == "done":
+        print(f"enhanced  {name} -> {record.output} ({record.seconds:.1f} s)")
+    elif record.status == "skipped":
+        print(f"skipped   {name} (already enhanced: {record.output})")
+    else:
+        print(f"FAILED    {name}: {record.reason}")
+
+
+def run(args):
+    from sunpy_enhance import jsoc
+
+    if args.request_id is None and (args.series is None or args.start is None):
+        raise CommandError("give --series and --start (or --request-id of an earlier export)")
+    if args.request_id is None and args.cadence is not None and args.end is None:
+        raise CommandError("--cadence needs a time range: give --end too")
+    progress = not args.no_progress and sys.stderr.isatty()
+    options = {"directory": args.output, "server": args.jsoc_url, "overwrite": args.overwrite,
+               "progress": progress, "max_retries": args.retries, "retry_wait": args.retry_wait,
+               "timeout": args.timeout, "poll_interval": args.poll_interval}
+    try:
+        if args.request_id is not None:
+            downloads = jsoc.fetch_export(args.request_id, **options)
+        else:
+            downloads = jsoc.fetch_hmi(args.series, args.start, args.end, cadence=args.cadence,
+                                       cutout=_cutout(args), email=args.email, **options)
+    except jsoc.JSOCError as exc:
+        raise CommandError(str(exc)) from None
+
+    for record in downloads:
+        if record.status == "failed":
+            print(f"FAILED    {record.path.name}: download failed: {record.reason} "
+                  f"(after {record.attempts} attempts)")
+    print(f"downloads: {downloads}".splitlines()[0] + f" (in {args.output})")
+    failed = len(downloads.failed)
+
+    if args.enhance and downloads.paths:
+        from sunpy_enhance.files import enhance_files
+
+        enhanced_dir = args.enhanced_dir or args.output / "enhanced"
+        report = enhance_files(downloads.paths, enhanced_dir, overwrite=args.overwrite, callback=_print_record,
+                               model=args.model, tile_size=args.tile_size, device=args.device,
+                               precision=args.precision, keep_input_units=args.keep_input_units,
+                               progress=progress)
+        print(f"enhancement: {report}".splitlines()[0] + f" (in {enhanced_dir})")
+        failed += len(report.failed)
+    if failed:
+        print(f"{failed} file(s) failed; run the same command again to retry only those", file=sys.stderr)
+        return 1
+    return 0
