@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,9 @@ def _describe(exc, timeout):
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return f"timed out: the server sent nothing for {timeout:g} s", True
     if isinstance(exc, aiohttp.ClientPayloadError):
+        m = re.search(r"received (\d+) of (\d+) bytes", str(exc))
+        if m:
+            return f"the connection dropped after {m.group(1)} of {m.group(2)} bytes", True
         return f"the connection dropped before the file was complete ({exc})", True
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the server closed the connection before the file was complete", True

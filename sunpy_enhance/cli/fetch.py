@@ -85,8 +85,21 @@ def _print_record(record):
         print(f"FAILED    {name}: {record.reason}")
 
 
+def _quiet_library_logs():
+    """
+    drms configures the root logger at INFO when imported, so parfive's per-error dumps would reach
+    the terminal; this command prints its own one-line summaries (and keeps sunpy-enhance's retry notes).
+    """
+    import logging
+
+    for name in ("parfive", "drms"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def run(args):
     from sunpy_enhance import jsoc
+
+    _quiet_library_logs()
 
     if args.request_id is None and (args.series is None or args.start is None):
         raise CommandError("give --series and --start (or --request-id of an earlier export)")
