@@ -127,6 +127,9 @@ def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) 
         np.empty(shape), ref, scale=[HMI_PIXEL_SCALE.value] * 2 * u.arcsec / u.pix, rotation_angle=180 * u.deg,
         telescope="SDO/HMI", instrument="HMI", wavelength=6173 * u.AA,
         unit=u.Unit("DN/s") if kind == "continuum" else u.Unit("Mx/cm2"))
+    header.update({"detector": "HMI", "instrume": "HMI_FRONT2", "rsun_ref": _RSUN_REF, "quality": 0,
+                   "t_rec": _DATE + "_TAI", "cadence": 45.0, "history": "synthetic HMI-like map made by "
+                   "sunpy_enhance.sample.synthetic_hmi_map; not an observation"})
     if kind == "continuum":
         header["content"] = "CONTINUUM INTENSITY"
         data = data + 1e-3 * rng.standard_normal(shape)
@@ -137,7 +140,4 @@ def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) 
     else:
         header["content"] = "MAGNETOGRAM"
         data = data + 10.0 * rng.standard_normal(shape)
-    header.update({"detector": "HMI", "instrume": "HMI_FRONT2", "rsun_ref": _RSUN_REF, "quality": 0,
-                   "t_rec": _DATE + "_TAI", "cadence": 45.0, "history": "synthetic HMI-like map made by "
-                   "sunpy_enhance.sample.synthetic_hmi_map; not an observation"})
     return sunpy.map.Map(data.astype(np.float32), header)

@@ -24,6 +24,7 @@ def plot_before_after(before, after, *, fig=None, zoom=None):
     `matplotlib.figure.Figure`
     """
     import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
 
     if zoom is not None:
         ny, nx = before.data.shape
@@ -35,7 +36,7 @@ def plot_before_after(before, after, *, fig=None, zoom=None):
     finite = after.data[np.isfinite(after.data)]
     if magnetogram:
         lim = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1
-        kwargs = {"cmap": "gray", "vmin": -lim, "vmax": lim}
+        kwargs = {"cmap": "gray", "norm": Normalize(-lim, lim)}
     else:
         kwargs = {"cmap": "gray"}
     for i, (smap, title) in enumerate(((before, "HMI (0.504\"/px)"), (after, "Enhanced (0.252\"/px)"))):
@@ -44,7 +45,7 @@ def plot_before_after(before, after, *, fig=None, zoom=None):
         if not magnetogram:
             good = data[np.isfinite(data)]
             lo, hi = np.percentile(good, [0.5, 99.5]) if good.size else (0, 1)
-            kwargs = {"cmap": "gray", "vmin": lo, "vmax": hi}
+            kwargs = {"cmap": "gray", "norm": Normalize(lo, hi)}
         smap.plot(axes=ax, title=title, **kwargs)
         ax.coords[0].set_axislabel("Helioprojective longitude")
         ax.coords[1].set_axislabel("Helioprojective latitude" if i == 0 else " ")

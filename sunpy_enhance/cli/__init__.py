@@ -45,7 +45,7 @@ def main(argv=None):
     try:
         status = args.func(args)
     except (CommandError, ValueError, OSError) as exc:
-        print(f"sunpy-enhance {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sunpy-enhance {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"sunpy-enhance {args.command}: interrupted", file=sys.stderr)

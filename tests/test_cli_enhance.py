@@ -1,0 +1,46 @@
+"""
+The enhance command line.
+"""
+import sunpy.map
+
+from sunpy_enhance.cli import main
+from sunpy_enhance.io import save_map_atomic
+from sunpy_enhance.sample import synthetic_hmi_map
+
+
+def test_enhance_file_and_png(tmp_path, tiny_enhance_models, capsys):
+    src = tmp_path / "hmi.fits"
+    save_map_atomic(synthetic_hmi_map("magnetogram", shape=(32, 32)), src)
+    out = tmp_path / "out.fits"
+    png = tmp_path / "out.png"
+    assert main(["enhance", str(src), "-o", str(out), "--model", str(tiny_enhance_models["magnetogram"]),
+                 "--png", str(png)]) == 0
+    assert sunpy.map.Map(out).data.shape == (64, 64)
+    assert png.stat().st_size > 10_000
+    assert not list(tmp_path.glob(".*part*"))  # no temporary files left
+    # never overwrites without --overwrite
+    stamp = out.stat().st_mtime_ns
+    assert main(["enhance", str(src), "-o", str(out), "--model", str(tiny_enhance_models["magnetogram"])]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert out.stat().st_mtime_ns == stamp
+    assert main(["enhance", str(src), "-o", str(out), "--overwrite",
+                 "--model", str(tiny_enhance_models["magnetogram"])]) == 0
+
+
+def test_sample_source(tmp_path, tiny_enhance_models):
+    out = tmp_path / "sample.fits"
+    assert main(["enhance", "--sample", "continuum", "-o", str(out),
+                 "--model", str(tiny_enhance_models["continuum"])]) == 0
+    assert sunpy.map.Map(out).data.shape == (400, 400)
+
+
+def test_one_line_errors(tmp_path, capsys):
+    assert main(["enhance", str(tmp_path / "missing.fits"), "-o", str(tmp_path / "o.fits")]) == 1
+    err = capsys.readouterr().err
+    assert "no such file" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"this is not FITS")
+    assert main(["enhance", str(bad), "-o", str(tmp_path / "o.fits")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be read" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.fits").exists()

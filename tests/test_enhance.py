@@ -1,0 +1,127 @@
+"""
+enhance_map / enhance_array behaviour, with small models trained in the session.
+"""
+import copy
+
+import astropy.units as u
+import numpy as np
+import pytest
+import sunpy.map
+
+from sunpy_enhance.enhance import classify_map, enhance_array, enhance_map
+from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
+from sunpy_enhance.normalize import limb_darkening, mu_from_map
+from sunpy_enhance.sample import synthetic_hmi_map
+
+
+@pytest.fixture(scope="module")
+def continuum():
+    return synthetic_hmi_map("continuum", shape=(60, 50))
+
+
+@pytest.fixture(scope="module")
+def magnetogram():
+    return synthetic_hmi_map("magnetogram", shape=(48, 40))
+
+
+def test_continuum_map(continuum, tiny_enhance_models):
+    before_data = continuum.data.copy()
+    before_meta = copy.deepcopy(dict(continuum.meta))
+    out = enhance_map(continuum, model=tiny_enhance_models["continuum"])
+    assert isinstance(out, sunpy.map.GenericMap)
+    assert out.data.shape == (120, 100)
+    assert out.data.dtype == np.float32
+    assert u.allclose(u.Quantity(out.scale), u.Quantity(continuum.scale) / 2)
+    assert out.unit == u.dimensionless_unscaled
+    assert out.meta["enhmodel"] == "tiny-continuum"
+    assert "Enhance x2" in out.meta["history"]
+    # nothing of the caller's is modified
+    np.testing.assert_array_equal(continuum.data, before_data)
+    assert dict(continuum.meta) == before_meta
+
+
+def test_quiet_sun_level_recovered(tiny_enhance_models):
+    quiet = synthetic_hmi_map("continuum", shape=(50, 50), spot=False)
+    out = enhance_map(quiet, model=tiny_enhance_models["continuum"])
+    assert out.meta["enhqsun"] == pytest.approx(60000, rel=0.01)  # the sample's disk-centre level
+
+
+def test_keep_input_units(continuum, tiny_enhance_models):
+    """Input units = I/Ic x quiet-Sun level x limb darkening at each output pixel's own mu."""
+    normalised = enhance_map(continuum, model=tiny_enhance_models["continuum"])
+    restored = enhance_map(continuum, model=tiny_enhance_models["continuum"], keep_input_units=True)
+    expected = normalised.data * normalised.meta["enhqsun"] * limb_darkening(mu_from_map(normalised))
+    np.testing.assert_allclose(restored.data, expected, rtol=1e-5)
+    assert restored.unit == continuum.unit
+
+
+def test_magnetogram_map(magnetogram, tiny_enhance_models):
+    out = enhance_map(magnetogram, model=tiny_enhance_models["magnetogram"])
+    assert out.unit == magnetogram.unit
+    assert out.data.shape == (96, 80)
+    assert classify_map(magnetogram) == "magnetogram"
+
+
+def test_off_disk_nan_never_leaks(tiny_enhance_models):
+    limb = synthetic_hmi_map("continuum", shape=(40, 40), center=(960, 0) * u.arcsec, spot=False)
+    with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+        out = enhance_map(limb, model=tiny_enhance_models["continuum"])
+    off_disk = ~np.isfinite(mu_from_map(limb))
+    assert 0.1 < off_disk.mean() < 0.9
+    expected_nan = np.repeat(np.repeat(off_disk | ~np.isfinite(limb.data), 2, 0), 2, 1)
+    assert np.array_equal(np.isnan(out.data), expected_nan)
+    # on-disk output is independent of what the off-disk pixels hold (NaN, huge values, zeros)
+    for fill in (1e6, 0.0):
+        altered = sunpy.map.Map(np.where(off_disk, fill, limb.data), limb.meta)
+        with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+            out2 = enhance_map(altered, model=tiny_enhance_models["continuum"])
+        np.testing.assert_array_equal(out.data[~expected_nan], out2.data[~expected_nan])
+
+
+def test_refuses_non_hmi(continuum, tiny_enhance_models):
+    meta = dict(continuum.meta, instrume="AIA_3", telescop="SDO/AIA", detector="AIA")
+    aia = sunpy.map.Map(continuum.data, meta)
+    with pytest.raises(ValueError, match="allow_non_hmi"):
+        enhance_map(aia, model=tiny_enhance_models["continuum"])
+    out = enhance_map(aia, kind="continuum", model=tiny_enhance_models["continuum"], allow_non_hmi=True)
+    assert out.data.shape == (120, 100)
+
+
+def test_refuses_wrong_scale(continuum, tiny_enhance_models):
+    resampled = continuum.resample([25, 30] * u.pix)
+    with pytest.raises(ValueError, match="0.504"):
+        enhance_map(resampled, model=tiny_enhance_models["continuum"])
+
+
+def test_unclassifiable_map_asks_for_kind(continuum, tiny_enhance_models):
+    meta = dict(continuum.meta, content="", bunit="")
+    unknown = sunpy.map.Map(continuum.data, meta)
+    with pytest.raises(ValueError, match="kind="):
+        enhance_map(unknown, model=tiny_enhance_models["continuum"])
+    assert enhance_map(unknown, kind="continuum", model=tiny_enhance_models["continuum"]).data.shape == (120, 100)
+
+
+def test_model_kind_mismatch(magnetogram, tiny_enhance_models):
+    with pytest.raises(ValueError, match="continuum"):
+        enhance_map(magnetogram, model=tiny_enhance_models["continuum"])
+
+
+def test_array_api(tiny_enhance_models):
+    rng = np.random.default_rng(0)
+    field = 100 * rng.standard_normal((30, 20))
+    field[3, 4] = np.nan
+    out = enhance_array(field, kind="magnetogram", model=tiny_enhance_models["magnetogram"])
+    assert isinstance(out, np.ndarray) and out.shape == (60, 40)
+    assert np.isnan(out[6:8, 8:10]).all() and np.isfinite(out).sum() == out.size - 4
+    with pytest.raises(ValueError, match="2-D"):
+        enhance_array(field[0], kind="magnetogram", model=tiny_enhance_models["magnetogram"])
+    with pytest.raises(ValueError, match="kind"):
+        enhance_array(field, kind="dopplergram")
+
+
+def test_bfloat16_close_to_float32(continuum, tiny_enhance_models):
+    f32 = enhance_map(continuum, model=tiny_enhance_models["continuum"])
+    bf16 = enhance_map(continuum, model=tiny_enhance_models["continuum"], precision="bfloat16")
+    diff = f32.data - bf16.data
+    # a toy model: bfloat16 keeps ~3 significant digits per layer; the real models are measured in benchmarks/
+    assert 0 < np.sqrt(np.nanmean(diff**2)) < 0.05 * np.nanstd(f32.data)

@@ -1,0 +1,45 @@
+"""
+Tiled inference equals whole-image inference.
+"""
+import numpy as np
+import pytest
+
+from sunpy_enhance.models import load_model
+from sunpy_enhance.tiling import apply_tiled, tile_slices
+
+
+@pytest.mark.parametrize(("shape", "tile", "margin"), [((100, 70), 32, 5), ((17, 200), 64, 0), ((5, 5), 8, 3)])
+def test_cores_cover_the_image_exactly_once(shape, tile, margin):
+    count = np.zeros(shape, dtype=int)
+    for window, core, keep in tile_slices(shape, tile, margin):
+        count[core] += 1
+        # the kept part of the window is the core
+        assert window[0].start + keep[0].start == core[0].start
+        assert window[1].start + keep[1].stop == core[1].stop
+        # inner edges have the full margin
+        assert core[0].start - window[0].start in (0, margin) or window[0].start == 0
+    assert np.all(count == 1)
+
+
+def test_bad_tile_arguments():
+    with pytest.raises(ValueError, match="tile_size"):
+        tile_slices((10, 10), 0, 2)
+
+
+def test_tiled_equals_whole_image_on_1024(tiny_enhance_models):
+    net = load_model(tiny_enhance_models["continuum"])
+    rng = np.random.default_rng(3)
+    image = (0.04 * rng.standard_normal((1024, 1024))).astype(np.float32)
+    whole = net(image[None, :, :, None])[0, :, :, 0]
+    for tile in (200, 256, 384):
+        tiled = apply_tiled(net, image, tile_size=tile, margin=16)
+        assert np.max(np.abs(tiled - whole)) <= 1e-4
+
+
+def test_too_small_margin_makes_seams(tiny_enhance_models):
+    """The test above can fail: without enough overlap the tiles differ from the whole image."""
+    net = load_model(tiny_enhance_models["continuum"])
+    image = (0.04 * np.random.default_rng(4).standard_normal((96, 96))).astype(np.float32)
+    whole = net(image[None, :, :, None])[0, :, :, 0]
+    tiled = apply_tiled(net, image, tile_size=32, margin=2)
+    assert np.max(np.abs(tiled - whole)) > 1e-4
