@@ -180,8 +180,8 @@ def verify_file(path, *, expected_size=None, is_fits=None):
     >>> try:
     ...     verify_file(path)
     ... except CorruptFileError as exc:
-    ...     print(exc)
-    image.fits is truncated: HDU 0 needs bytes up to 19264 but the file ends at 10000 (an interrupted or cut-short download?)
+    ...     print(str(exc).split(" (")[0])
+    image.fits is truncated: HDU 0 needs bytes up to 19264 but the file ends at 10000
     """
     path = Path(path)
     size = path.stat().st_size
@@ -386,7 +386,8 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
                 reasons[error.url] = reason
                 if not retry:
                     final = pending.pop(error.url)
-                    records[error.url] = DownloadRecord(error.url, final, "failed", reason, attempts[error.url])
+                    records[error.url] = DownloadRecord(error.url, final, "failed", reason,
+                                                        attempts[error.url])
             for path, url in zip(results, results.urls):
                 final = pending[url]
                 try:

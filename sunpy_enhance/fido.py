@@ -48,8 +48,9 @@ def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries,
 
     for query in block.query_args:
         if "notify" not in query:
-            msg = ("JSOC needs a registered email address to export data: add a.jsoc.Notify('you@example.org') "
-                   f"to Fido.search. Register an address at {J.REGISTER_URL}.")
+            msg = ("JSOC needs a registered email address to export data: add "
+                   "a.jsoc.Notify('you@example.org') to Fido.search. "
+                   f"Register an address at {J.REGISTER_URL}.")
             raise J.JSOCEmailError(msg)
     if len(block) != getattr(block, "_original_num_rows", len(block)):
         warn_user("JSOC exports whole searches: all the records of the original Fido search are exported and "
@@ -79,9 +80,9 @@ def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries,
         return requests
 
     return J._fetch_exports(Path(directory), manifest, submit, config=config, description=description,
-                            overwrite=overwrite, progress=progress, max_conn=max_conn, max_retries=max_retries,
-                            retry_wait=retry_wait, timeout=timeout, poll_interval=poll_interval,
-                            download_timeout=download_timeout)
+                            overwrite=overwrite, progress=progress, max_conn=max_conn,
+                            max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
+                            poll_interval=poll_interval, download_timeout=download_timeout)
 
 
 def _records_from_parfive(results, timeout=90.0):
@@ -112,7 +113,7 @@ def fetch_fido_results(results, directory=None, *, overwrite=False, progress=Tru
 
     Parameters
     ----------
-    results : `~sunpy.net.fido_factory.UnifiedResponse`, `~sunpy.net.base_client.QueryResponseTable`, `parfive.Results` or list of path-like
+    results : UnifiedResponse, QueryResponseTable, `parfive.Results` or list of path-like
         What ``Fido.search`` returned (JSOC searches need ``a.jsoc.Notify``), or what ``Fido.fetch``
         returned, or file paths.
     directory : path-like, optional

@@ -230,7 +230,8 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, **enhanc
     Examples
     --------
     >>> from sunpy_enhance.files import enhance_files
-    >>> report = enhance_files(["hmi.ic_45s.20140301_000000_TAI.2.continuum.fits"], "enhanced")  # doctest: +SKIP
+    >>> files = ["hmi.ic_45s.20140301_000000_TAI.2.continuum.fits"]
+    >>> report = enhance_files(files, "enhanced")  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     1 files: 1 enhanced, 0 already done, 0 failed
     """

@@ -1,10 +1,11 @@
 """
 Find and export SDO/HMI data from JSOC with drms: series, record sets, cutouts, exports, downloads.
 
-The helpers build JSOC record-set strings (``hmi.M_45s[2014.03.01_00:00:00_TAI-2014.03.01_01:00:00_TAI@720s]``)
-from times and cadences, ``im_patch`` cutout requests from sunpy coordinates, submit the export with
-``drms``, wait for it, and download the files with `sunpy_enhance.download.download_files` (parfive,
-verified, atomic, cached). Errors JSOC reports (export status 3, 4, 5, 6, 7, HTTP errors, an unknown
+The helpers build JSOC record-set strings
+(``hmi.M_45s[2014.03.01_00:00:00_TAI-2014.03.01_01:00:00_TAI@720s]{magnetogram}``) from times and
+cadences, ``im_patch`` cutout requests from sunpy coordinates, submit the export with ``drms``, wait for
+it, and download the files with `sunpy_enhance.download.download_files` (parfive, verified, atomic,
+cached). Errors JSOC reports (export status 3, 4, 5, 6, 7, HTTP errors, an unknown
 email address) become `JSOCError` subclasses whose message says what happened and what to do.
 
 A registered email address is needed for exports (not for searches): pass ``email=`` or set the
@@ -894,7 +895,9 @@ def fetch_export(request_id, directory=None, *, server=None, overwrite=False, pr
     ----------
     request_id : str
         The request id, ``JSOC_YYYYMMDD_NNN``.
-    directory, server, overwrite, progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout
+    directory, server, overwrite, progress, max_conn, max_retries, retry_wait, timeout
+        As for `fetch_hmi`.
+    poll_interval, download_timeout
         As for `fetch_hmi`.
 
     Returns

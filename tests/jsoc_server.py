@@ -181,8 +181,8 @@ def write_hmi_file(directory, series="hmi.M_45s", time="2014-03-01T00:00:00", si
     t_rec = _EPOCH + TimeDelta(round((t - _EPOCH).to_value("s") / step) * step, format="sec")
     path = Path(directory) / jsoc_filename(series, t_rec, SERIES[series][2], SERIES[series][0])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(hmi_like_fits_bytes(_synthetic_data(series, t_rec, size), record_header(series, t_rec, size),
-                                         *SERIES[series][5:7]))
+    data, header = _synthetic_data(series, t_rec, size), record_header(series, t_rec, size)
+    path.write_bytes(hmi_like_fits_bytes(data, header, *SERIES[series][5:7]))
     return path
 
 
@@ -367,7 +367,8 @@ class JSOCLookalike:
             start, duration = spec.split("/")
             t0 = _parse_jsoc_time(start)
             first = int(np.ceil(slot_index(t0) - 1e-9))
-            last = int(np.ceil(slot_index(t0 + TimeDelta(_parse_duration(duration), format="sec")) - 1e-9)) - 1
+            t1 = t0 + TimeDelta(_parse_duration(duration), format="sec")
+            last = int(np.ceil(slot_index(t1) - 1e-9)) - 1
         elif re.search(r"TAI\s*-", spec) or re.search(r"\d-\d{4}\.", spec):
             start, end = re.split(r"(?<=TAI)-|(?<=\d)-(?=\d{4}\.)", spec, maxsplit=1)
             first = int(np.ceil(slot_index(_parse_jsoc_time(start)) - 1e-9))

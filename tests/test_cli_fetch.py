@@ -76,8 +76,8 @@ def test_jsoc_refuses(jsoc, tmp_path, capsys):
 
 def test_timeout_then_request_id(jsoc, tmp_path, capsys):
     jsoc.pending_polls = 10**6
-    assert fetch(jsoc, tmp_path, "--series", "hmi.M_45s", "--start", "2014-03-01", "--email", REGISTERED_EMAIL,
-                 "--timeout", "0.1") == 1
+    assert fetch(jsoc, tmp_path, "--series", "hmi.M_45s", "--start", "2014-03-01",
+                 "--email", REGISTERED_EMAIL, "--timeout", "0.1") == 1
     err = capsys.readouterr().err
     request_id = err.split("--request-id ")[1].split(")")[0]
     assert request_id.startswith("JSOC_")
@@ -87,8 +87,8 @@ def test_timeout_then_request_id(jsoc, tmp_path, capsys):
 
 
 def test_cutout(jsoc, tmp_path, capsys):
-    assert fetch(jsoc, tmp_path, "--series", "hmi.M_45s", "--start", "2014-03-01", "--email", REGISTERED_EMAIL,
-                 "--cutout", "35", "-15", "12", "6") == 0
+    assert fetch(jsoc, tmp_path, "--series", "hmi.M_45s", "--start", "2014-03-01",
+                 "--email", REGISTERED_EMAIL, "--cutout", "35", "-15", "12", "6") == 0
     (path,) = (tmp_path / "raw").glob("*.fits")
     assert sunpy.map.Map(path).data.shape == pytest.approx((6 / 0.504, 12 / 0.504), abs=2)
 
@@ -98,5 +98,6 @@ def test_argument_errors(jsoc, tmp_path, capsys):
     assert "give --series and --start" in capsys.readouterr().err
     assert fetch(jsoc, tmp_path, "--series", "hmi.M_45s", "--start", "2014-03-01", "--cadence", "12m") == 1
     assert "--cadence needs a time range" in capsys.readouterr().err
-    assert fetch(jsoc, tmp_path, "--series", "aia.lev1", "--start", "2014-03-01", "--email", REGISTERED_EMAIL) == 1
+    assert fetch(jsoc, tmp_path, "--series", "aia.lev1", "--start", "2014-03-01",
+                 "--email", REGISTERED_EMAIL) == 1
     assert "unknown HMI series 'aia.lev1'" in capsys.readouterr().err

@@ -65,8 +65,8 @@ def test_fido_search_reaches_the_lookalike(local_jsoc):
 def test_enhance_search_results(local_jsoc, tmp_path, tiny_enhance_models):
     found = Fido.search(TIME, a.jsoc.Series("hmi.M_45s"), a.jsoc.Notify(REGISTERED_EMAIL))
     seen = []
-    report = enhance_fido_results(found, tmp_path / "out", download_dir=tmp_path / "raw", callback=seen.append,
-                                  model=tiny_enhance_models["magnetogram"], **FAST)
+    report = enhance_fido_results(found, tmp_path / "out", download_dir=tmp_path / "raw",
+                                  callback=seen.append, model=tiny_enhance_models["magnetogram"], **FAST)
     assert [r.status for r in report] == ["done"] * 3 and seen == list(report)
     (request,) = [q for _, _, q in local_jsoc.log if q.get("op") == "exp_request"]
     assert request["notify"] == REGISTERED_EMAIL
@@ -129,10 +129,10 @@ def test_fetch_only(local_jsoc, tmp_path):
 
 def test_email_problems(local_jsoc, tmp_path):
     found = Fido.search(TIME, a.jsoc.Series("hmi.M_45s"))
-    with pytest.raises(JSOCEmailError, match=r"add a.jsoc.Notify"):
+    with pytest.raises(JSOCEmailError, match=r"add a.jsoc.Notify.*at http://jsoc.stanford.edu/ajax/register"):
         fetch_fido_results(found, tmp_path, **FAST)
     found = Fido.search(TIME, a.jsoc.Series("hmi.M_45s"), a.jsoc.Notify("stranger@example.org"))
-    with pytest.raises(JSOCEmailError, match="'stranger@example.org' for exports: the address is not registered"):
+    with pytest.raises(JSOCEmailError, match="'stranger@example.org' for exports: the address is not regis"):
         fetch_fido_results(found, tmp_path, **FAST)
     assert "exp_request" not in ops(local_jsoc)
 
@@ -144,3 +144,18 @@ def test_export_refused(local_jsoc, tmp_path):
         fetch_fido_results(found, tmp_path, **FAST)
     assert info.value.status == 3
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.remote_data
+def test_real_jsoc_fido_search_and_fetch(tmp_path):
+    import os
+
+    email = os.environ.get("JSOC_EMAIL")
+    if not email:
+        pytest.skip("set JSOC_EMAIL to an address registered at JSOC")
+    found = Fido.search(a.Time("2014-03-01T00:00", "2014-03-01T00:13"), a.jsoc.Series("hmi.M_720s"),
+                        a.jsoc.Notify(email))
+    assert len(found[0]) >= 1
+    downloads = fetch_fido_results(found, tmp_path, poll_interval=5.0, timeout=900)
+    assert downloads.ok
+    assert sunpy.map.Map(downloads.paths[0]).measurement == "magnetogram"

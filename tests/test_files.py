@@ -25,7 +25,8 @@ def models_for(tiny_enhance_models, path):
 
 
 def test_output_path():
-    assert output_path("a/b/hmi.m_45s.x.magnetogram.fits", "out") == output_path("c/hmi.m_45s.x.magnetogram.fits.gz", "out")
+    assert output_path("a/b/hmi.m_45s.x.magnetogram.fits", "out") == output_path(
+        "c/hmi.m_45s.x.magnetogram.fits.gz", "out")
     assert str(output_path("x.fits", "out")) == os.path.join("out", "x.enhanced.fits")
 
 
@@ -53,7 +54,8 @@ def test_enhance_file_writes_x2_map_with_provenance(tmp_path, hmi_files, tiny_en
 def test_enhance_files_report_skip_and_overwrite(tmp_path, hmi_files, tiny_enhance_models):
     out_dir = tmp_path / "out"
     seen = []
-    report = enhance_files(hmi_files[:1], out_dir, model=tiny_enhance_models["magnetogram"], callback=seen.append)
+    report = enhance_files(hmi_files[:1], out_dir, model=tiny_enhance_models["magnetogram"],
+                           callback=seen.append)
     assert isinstance(report, EnhanceReport)
     assert [r.status for r in report] == ["done"] and seen == list(report)
     first_mtime = os.stat(report[0].output).st_mtime_ns

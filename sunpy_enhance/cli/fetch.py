@@ -1,5 +1,5 @@
 """
-``sunpy-enhance fetch``: find HMI data at JSOC, download them (verified, resumable) and optionally enhance them.
+``sunpy-enhance fetch``: find HMI data at JSOC, download them (verified, resumable), optionally enhance them.
 
 Examples::
 
@@ -129,7 +129,8 @@ def run(args):
         from sunpy_enhance.files import enhance_files
 
         enhanced_dir = args.enhanced_dir or args.output / "enhanced"
-        report = enhance_files(downloads.paths, enhanced_dir, overwrite=args.overwrite, callback=_print_record,
+        report = enhance_files(downloads.paths, enhanced_dir, overwrite=args.overwrite,
+                               callback=_print_record,
                                model=args.model, tile_size=args.tile_size, device=args.device,
                                precision=args.precision, keep_input_units=args.keep_input_units,
                                progress=progress)
