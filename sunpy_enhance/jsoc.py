@@ -586,7 +586,7 @@ def _export_error(exc, request_id):
     meaning = _STATUS_TEXT.get(status, "the export failed")
     advice = {
         3: "Ask for a shorter time range, a coarser cadence or a cutout, or split the request.",
-        4: "Check the series, the times and the email address; the message above is JSOC's.",
+        4: "Check the series, the times, the cutout and the email address.",
         5: "Submit the export again (exports are kept on the server for a few days).",
         6: "Check the request id, or submit the export again.",
         7: "Try again later; if it keeps failing, report it to JSOC.",
@@ -679,7 +679,10 @@ def wait_for_export(request, *, timeout=None, poll_interval=5.0, retries=3):
         except (HTTPError, URLError, OSError, json.JSONDecodeError) as exc:
             failures += 1
             if failures > retries:
-                raise _connection_error(exc, f"the status of export {request.id}", config) from exc
+                error = _connection_error(exc, f"the status of export {request.id}", config)
+                msg = (f"{error} The export goes on on the server: fetch it later with "
+                       f"request_id={request.id!r} (sunpy-enhance fetch --request-id {request.id}).")
+                raise JSOCConnectionError(msg) from exc
             log.info("status of export %s unavailable (%s); asking again", request.id, exc)
             finished = False
         else:
