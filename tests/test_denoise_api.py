@@ -146,8 +146,9 @@ def test_uncertainty_tracks_the_actual_error(noisy_scene):
     out, sigma = denoise(noisy, noise=SIGMA, uncertainty=True, samples=4)
     z = np.abs(out - clean) / sigma
     # Loose bounds for a 96x96 image; the benchmark measures calibration properly.
-    assert 0.45 < np.mean(z <= 1) < 0.9
+    assert 0.45 < np.mean(z <= 1) < 0.97
     assert 0.8 < np.mean(z <= 2) <= 1.0
+    assert 0.2 < np.median(z) < 1.2
 
 
 def test_errors(noisy_scene, plain_model):
@@ -256,13 +257,13 @@ def test_hmi_magnetogram_map_gets_the_hmi_model_without_being_told():
 @pytest.fixture(scope="module")
 def cube():
     rng = np.random.default_rng(3)
-    clean = np.zeros((2, 4, 3, 48, 48))
+    clean = np.zeros((2, 4, 2, 40, 40))
     for t in range(2):
         for s in range(1, 4):
-            for w in range(3):
-                clean[t, s, w] = blobs(48, seed=10 * t + 3 * s + w)
+            for w in range(2):
+                clean[t, s, w] = blobs(40, seed=10 * t + 3 * s + w)
     noisy = clean + SIGMA * rng.standard_normal(clean.shape)
-    noisy[:, 0] = 1.0 + 0.05 * rng.standard_normal((2, 3, 48, 48))
+    noisy[:, 0] = 1.0 + 0.05 * rng.standard_normal((2, 2, 40, 40))
     return clean, noisy
 
 
@@ -314,7 +315,7 @@ def test_denoise_cube_errors(cube):
         denoise_cube(noisy, stokes=(4,))
     with pytest.raises(ValueError, match="stokes_axis"):
         denoise_cube(noisy[0, 0], noise=SIGMA)
-    assert denoise_cube(noisy[0, 1], noise=SIGMA, stokes=None).shape == (3, 48, 48)
+    assert denoise_cube(noisy[0, 1], noise=SIGMA, stokes=None).shape == (2, 40, 40)
     with pytest.raises(ValueError, match="at least 3"):
         denoise_cube(noisy[0, 0, 0])
     with pytest.raises(ValueError, match="True or False"):

@@ -31,7 +31,8 @@ MODEL_ALIASES = {
 #: (Liu et al. 2012, Sol. Phys. 279, 295: about 10 G at 45 s and about 6 G at 720 s).
 HMI_MAGNETOGRAM_NOISE = {45: 10.0 * u.G, 720: 6.0 * u.G}
 
-#: Pixels added on each side of a tile so that its centre does not see the tile's edge.
+#: Pixels added on each side of an image or tile (by reflection) so that the result does not depend on
+#: the tiling: more than the network's reach (26 pixels for depth 2).
 _MARGIN = 32
 
 DenoiseUncertainty = namedtuple("DenoiseUncertainty", ["total", "aleatoric", "epistemic"])
@@ -95,6 +96,15 @@ class _Network:
         self.default_noise = self.card.get("input", {}).get("noise")
         self.unit = self.card.get("input", {}).get("unit", "")
 
+    def reset_dropout(self, seed):
+        """Restart the Monte-Carlo dropout masks from ``seed`` (reproducible epistemic maps)."""
+        import keras
+
+        layers = [layer for layer in self.model.layers if isinstance(layer, keras.layers.Dropout)]
+        for i, layer in enumerate(layers):
+            state = layer.seed_generator.state
+            state.assign(np.array([int(seed), i], dtype=state.dtype))
+
     def __call__(self, batch, training=False):
         return np.asarray(self.model(np.ascontiguousarray(batch, dtype=np.float32), training=training),
                           dtype=np.float32)
@@ -125,9 +135,10 @@ def _run_images(net, images, *, tile_size, batch_size, samples, want_var, rng_se
     Returns mean (n, h, w), aleatoric variance (or None) and epistemic variance (or None), noise units.
     """
     n, h, w = images.shape
-    m = _MARGIN if max(h, w) > tile_size else 0
+    # Every image is padded by reflection by the same margin, tiled or not, so that the result does
+    # not depend on the tiling.
+    m = _ceil_to(_MARGIN, net.multiple)
     ty, tx, origins = _windows((h, w), tile_size, net.multiple)
-    m = _ceil_to(m, net.multiple)
     ny, nx = len(range(0, h, ty)) * ty, len(range(0, w, tx)) * tx
     padded = np.pad(images, ((0, 0), (m, m + ny - h), (m, m + nx - w)), mode="reflect")
     jobs = [(i, y, x) for i in range(n) for (y, x) in origins]
@@ -140,9 +151,7 @@ def _run_images(net, images, *, tile_size, batch_size, samples, want_var, rng_se
 
         bar = tqdm(total=len(jobs), desc="denoise", unit="tile")
     if samples:
-        import keras
-
-        keras.utils.set_random_seed(rng_seed)
+        net.reset_dropout(rng_seed)
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start:start + batch_size]
         batch = np.stack([padded[i, y:y + ty + 2 * m, x:x + tx + 2 * m] for i, y, x in chunk])[..., None]
