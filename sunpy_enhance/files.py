@@ -8,7 +8,7 @@ whose output already exists (complete) is skipped, so an interrupted batch can s
 """
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 __all__ = ["FileRecord", "EnhanceReport", "output_path", "enhance_file", "enhance_files"]
@@ -34,7 +34,9 @@ class FileRecord:
     reason : str
         Why it failed or was skipped.
     seconds : float
-        Time spent on it.
+        Time spent on it (the last attempt).
+    attempts : int
+        How many times it was tried (more than 1 only when ``retries`` was given and it failed).
     """
 
     source: str
@@ -42,6 +44,7 @@ class FileRecord:
     status: str
     reason: str = ""
     seconds: float = 0.0
+    attempts: int = 1
 
 
 class EnhanceReport(list):
@@ -92,7 +95,8 @@ class EnhanceReport(list):
     def __str__(self):
         lines = [f"{len(self)} files: {len(self.done)} enhanced, {len(self.skipped)} already done, "
                  f"{len(self.failed)} failed"]
-        lines += [f"  FAILED {Path(r.source).name}: {r.reason}" for r in self.failed]
+        lines += [f"  FAILED {Path(r.source).name}{f' ({r.attempts} attempts)' if r.attempts > 1 else ''}: {r.reason}"
+                  for r in self.failed]
         return "\n".join(lines)
 
 
@@ -205,9 +209,13 @@ def _enhance_or_record(path, output_dir, overwrite, enhance_kwargs):
                           time.perf_counter() - started)
 
 
-def enhance_files(paths, output_dir, *, overwrite=False, callback=None, **enhance_kwargs):
+def enhance_files(paths, output_dir, *, overwrite=False, callback=None, client=None, retries=0, progress=False,
+                  **enhance_kwargs):
     """
     Enhance many HMI FITS files; a failing file is recorded, not raised, and the rest go on.
+
+    By default the files are enhanced one after the other in this process. With ``client`` they are
+    spread over the workers of a Dask cluster (see `sunpy_enhance.batch.enhance_batch`).
 
     Parameters
     ----------
@@ -219,6 +227,13 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, **enhanc
         Redo files whose output exists (by default they are skipped).
     callback : callable, optional
         Called with each `FileRecord` as soon as it is known (e.g. to print progress).
+    client : `distributed.Client`, str or True, optional
+        Run on Dask: a client, a scheduler address (``"tcp://host:8786"``), or `True` for a
+        `distributed.LocalCluster` sized to this machine. Default: serially in this process.
+    retries : int, optional
+        How many more times a failing file is tried before it is reported as failed.
+    progress : bool, optional
+        Show a progress bar over files.
     **enhance_kwargs
         Passed to `sunpy_enhance.enhance.enhance_map`.
 
@@ -235,11 +250,36 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, **enhanc
     >>> print(report)  # doctest: +SKIP
     1 files: 1 enhanced, 0 already done, 0 failed
     """
+    if client is not None and client is not False:
+        from sunpy_enhance.batch import enhance_batch
+
+        return enhance_batch(paths, output_dir, client=None if client is True else client, retries=retries,
+                             overwrite=overwrite, progress=progress, callback=callback, **enhance_kwargs)
     output_dir = Path(output_dir)
+    paths = list(paths)
     report = EnhanceReport()
-    for path in paths:
-        record = _enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
-        report.append(record)
-        if callback is not None:
-            callback(record)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(paths), desc="files", unit="file")
+    try:
+        for path in paths:
+            for attempt in range(1, int(retries) + 2):
+                record = _enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
+                if record.status != "failed":
+                    break
+                if attempt <= retries:
+                    log.warning("%s failed (attempt %d of %d), trying again: %s", Path(path).name, attempt,
+                                retries + 1, record.reason)
+            if attempt > 1:
+                record = replace(record, attempts=attempt)
+            report.append(record)
+            if bar is not None:
+                bar.update(1)
+            if callback is not None:
+                callback(record)
+    finally:
+        if bar is not None:
+            bar.close()
     return report

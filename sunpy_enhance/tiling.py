@@ -10,7 +10,7 @@ border end at the border, where the network sees the same reflection padding as 
 """
 import numpy as np
 
-__all__ = ["tile_slices", "apply_tiled"]
+__all__ = ["tile_slices", "apply_tiled", "tiles_per_batch"]
 
 
 def _starts(n, core):
@@ -52,15 +52,50 @@ def tile_slices(shape, tile_size, margin):
     return tiles
 
 
-def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False):
+def tiles_per_batch(window_shape, memory_bytes, *, filters=64, upscale=2, bytes_per_value=4, live_maps=3,
+                    max_batch=64):
+    """
+    How many tiles of one shape fit in a batch on an accelerator with ``memory_bytes`` free.
+
+    A conservative estimate from the activations of a fully convolutional network of ``filters``
+    channels: ``live_maps`` feature maps are alive at once, the largest ones at the output resolution.
+
+    Parameters
+    ----------
+    window_shape : tuple of int
+        Input pixels of one tile window (rows, columns).
+    memory_bytes : float
+        Device memory the batch may use.
+    filters, upscale, bytes_per_value, live_maps : int, optional
+        Channels of the hidden layers, output pixels per input pixel along an axis, bytes of one value
+        (4 for float32, 2 for bfloat16), feature maps alive at the same time.
+    max_batch : int, optional
+        Upper bound.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.tiling import tiles_per_batch
+    >>> tiles_per_batch((1056, 1056), 60e9)  # 1024² tiles (3.4 GB each) on a GPU with 60 GB free
+    17
+    """
+    per_tile = live_maps * filters * bytes_per_value * window_shape[0] * window_shape[1] * upscale**2
+    return int(max(1, min(max_batch, memory_bytes // per_tile)))
+
+
+def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, batch_size=1):
     """
     Apply ``func`` to an image tile by tile and assemble the output.
 
     Parameters
     ----------
     func : callable
-        ``func(batch)`` with ``batch`` of shape ``(1, h, w, 1)`` float32, returning
-        ``(1, upscale*h, upscale*w, 1)`` (e.g. a `~sunpy_enhance.models.LoadedModel`).
+        ``func(batch)`` with ``batch`` of shape ``(n, h, w, 1)`` float32, returning
+        ``(n, upscale*h, upscale*w, 1)`` (e.g. a `~sunpy_enhance.models.LoadedModel`).
     image : `numpy.ndarray`
         2-D finite image in network units.
     tile_size : int
@@ -71,6 +106,9 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False):
         Output pixels per input pixel along each axis.
     progress : bool, optional
         Show a progress bar over tiles.
+    batch_size : int, optional
+        Tiles of the same window shape sent to ``func`` together (for accelerators; see
+        `tiles_per_batch`). The result does not depend on it.
 
     Returns
     -------
@@ -80,14 +118,28 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False):
     image = np.asarray(image, dtype=np.float32)
     out = np.empty((image.shape[0] * upscale, image.shape[1] * upscale), dtype=np.float32)
     tiles = tile_slices(image.shape, tile_size, margin)
-    iterator = tiles
+    if batch_size < 1:
+        msg = f"batch_size must be at least 1, not {batch_size}."
+        raise ValueError(msg)
+    # batches of tiles whose windows have the same shape (border tiles are smaller)
+    by_shape = {}
+    for tile in tiles:
+        window = tile[0]
+        by_shape.setdefault((window[0].stop - window[0].start, window[1].stop - window[1].start), []).append(tile)
+    batches = [group[i:i + batch_size] for group in by_shape.values() for i in range(0, len(group), batch_size)]
+    bar = None
     if progress and len(tiles) > 1:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(tiles, desc="tiles", unit="tile")
+        bar = tqdm(total=len(tiles), desc="tiles", unit="tile")
     s = upscale
-    for window, core, keep in iterator:
-        result = np.asarray(func(image[window][None, :, :, None]))[0, :, :, 0]
-        out[core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = \
-            result[keep[0].start * s:keep[0].stop * s, keep[1].start * s:keep[1].stop * s]
+    for batch in batches:
+        results = np.asarray(func(np.stack([image[window] for window, _, _ in batch])[..., None]))
+        for (_, core, keep), result in zip(batch, results[..., 0], strict=True):
+            out[core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = \
+                result[keep[0].start * s:keep[0].stop * s, keep[1].start * s:keep[1].stop * s]
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
     return out

@@ -1,0 +1,112 @@
+"""
+``sunpy-enhance batch``: enhance many HMI FITS files in parallel with Dask (local or multi-machine).
+"""
+import sys
+from pathlib import Path
+
+from sunpy_enhance.cli import CommandError
+
+__all__ = ["register", "run", "collect_inputs"]
+
+_PATTERNS = ("*.fits", "*.fits.gz", "*.fits.fz", "*.fts", "*.fit")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "batch", help="enhance many HMI FITS files in parallel (Dask; one machine or a cluster)",
+        description="Enhance HMI continuum images and magnetograms, one Dask task per file. By default a local "
+                    "cluster sized to this machine is started; --scheduler uses an existing (multi-machine) "
+                    "cluster. Outputs <name>.enhanced.fits are written atomically; files already done are "
+                    "skipped, so an interrupted batch is resumed by running the same command again. A failing "
+                    "file is retried, then reported; the exit status is 1 if any file failed.")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="HMI FITS files, or directories whose FITS files are all enhanced")
+    parser.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the enhanced files")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (inputs and output "
+                            "directory must be on a file system every worker sees under the same path)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes of the local cluster (default: one per core, fewer if memory "
+                            "is short)")
+    where.add_argument("--serial", action="store_true", help="no Dask: enhance the files one by one here")
+    parser.add_argument("--threads-per-worker", type=int, metavar="T",
+                        help="TensorFlow threads in each worker (default: the cores shared out among the local "
+                             "workers; a remote cluster keeps its own setting)")
+    parser.add_argument("--retries", type=int, default=2, metavar="N",
+                        help="extra attempts for a failing file before it is reported (default 2)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="bfloat16: about twice as fast on CPUs with AVX-512 BF16/AMX and on GPUs")
+    parser.add_argument("--kind", choices=("continuum", "magnetogram"),
+                        help="override the data kind (default: read from each file's header)")
+    parser.add_argument("--model", help="bundled model name or model directory (default: per kind)")
+    parser.add_argument("--tile-size", type=int, default=1024, help="tile side in input pixels (default 1024)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
+    parser.add_argument("--overwrite", action="store_true", help="enhance again files that are already done")
+    parser.set_defaults(func=run)
+
+
+def collect_inputs(inputs):
+    """
+    The input files: given files as they are, directories expanded to their FITS files (sorted).
+
+    Raises
+    ------
+    CommandError
+        When an input does not exist, or a directory holds no FITS file.
+    """
+    files = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            found = sorted({p for pattern in _PATTERNS for p in item.glob(pattern) if p.is_file()})
+            if not found:
+                raise CommandError(f"{item}: directory holds no FITS file ({', '.join(_PATTERNS)})")
+            files.extend(found)
+        elif item.exists():
+            files.append(item)
+        else:
+            raise CommandError(f"{item}: no such file or directory")
+    return files
+
+
+def _printer(total):
+    state = {"n": 0}
+
+    def show(record):
+        state["n"] += 1
+        detail = f" ({record.seconds:.1f} s)" if record.status == "done" else f": {record.reason}"
+        if record.status == "failed" and record.attempts > 1:
+            detail = f" after {record.attempts} attempts{detail}"
+        print(f"[{state['n']}/{total}] {record.status} {Path(record.source).name}{detail}", file=sys.stderr)
+
+    return show
+
+
+def run(args):
+    from sunpy_enhance.files import enhance_files
+
+    files = collect_inputs(args.inputs)
+    if args.retries < 0:
+        raise CommandError("--retries must be 0 or more")
+    if args.workers is not None and args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    kwargs = {"overwrite": args.overwrite, "retries": args.retries, "precision": args.precision,
+              "tile_size": args.tile_size, "kind": args.kind, "model": args.model, "device": args.device}
+    tty = sys.stderr.isatty()
+    callback = None if tty else _printer(len(files))
+    if args.serial:
+        report = enhance_files(files, args.output_dir, progress=tty, callback=callback, **kwargs)
+    else:
+        from sunpy_enhance.batch import default_workers, enhance_batch
+
+        if args.scheduler:
+            where = f"the Dask cluster at {args.scheduler}"
+        else:
+            where = f"a local Dask cluster of {args.workers or default_workers()} worker(s)"
+        print(f"enhancing {len(files)} file(s) on {where}", file=sys.stderr)
+        report = enhance_batch(files, args.output_dir, client=args.scheduler, n_workers=args.workers,
+                               intra_op_threads=args.threads_per_worker, progress=tty, callback=callback,
+                               **kwargs)
+    print(report)
+    return 0 if report.ok else 1
