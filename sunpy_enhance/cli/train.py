@@ -28,7 +28,9 @@ def register(subparsers):
     parser.add_argument("--name", help="model name for the card")
     parser.add_argument("--init-weights", type=Path, help="start from these weights (e.g. a bundled model)")
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
-    from sunpy_enhance.training.train import TrainingConfig
+    parser.add_argument("--export-only", action="store_true",
+                        help="do not train; export the best checkpoint of RUN_DIR as it is now")
+    from sunpy_enhance.training.config import TrainingConfig
 
     for field in dataclasses.fields(TrainingConfig):
         if field.name == "kind":
@@ -42,7 +44,8 @@ def register(subparsers):
 def run(args):
     from sunpy_enhance.training.corpus import Corpus, frames_from_paths, shared_corpus
     from sunpy_enhance.training.frames import read_array
-    from sunpy_enhance.training.train import TrainingConfig, train_enhance
+    from sunpy_enhance.training.config import TrainingConfig
+    from sunpy_enhance.training.train import train_enhance
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainingConfig)
                  if f.name != "kind" and getattr(args, f.name, None) is not None}
@@ -59,7 +62,8 @@ def run(args):
         corpus = Corpus(list(train), list(validation), real, list(args.real_hmi),
                         [f"{f.name} ({f.pixel_scale}/px): {f.notes}" for f in frames])
     card = train_enhance(corpus, args.run_dir, config, export_to=args.export, model_name=args.name,
-                         init_weights=args.init_weights, verbose=2 if args.quiet else 1)
+                         init_weights=args.init_weights, verbose=2 if args.quiet else 1,
+                         export_only=args.export_only)
     t = card["training"]
     print(f"trained {t['epochs_completed']} epochs ({t['patches_seen']} patches, {t['wall_time_seconds']} s); "
           f"best validation MSE {t['best_validation_mse']:.3e} at epoch {t['best_epoch'] + 1}"

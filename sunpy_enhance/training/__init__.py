@@ -1,10 +1,10 @@
 """
 Training Enhance models: frames, synthetic magnetograms, patches, the training loop.
+
+The names below are imported on first use, so that ``sunpy_enhance.training.config`` (used by the command
+line to describe its options) does not import Keras and TensorFlow.
 """
-from sunpy_enhance.training.corpus import Corpus, frames_from_paths, shared_corpus
-from sunpy_enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask, read_array
-from sunpy_enhance.training.magnetic import synthetic_magnetogram
-from sunpy_enhance.training.train import NORMALISATION, TrainingConfig, train_enhance
+import importlib
 
 __all__ = [
     "NORMALISATION",
@@ -16,6 +16,26 @@ __all__ = [
     "quiet_sun_mask",
     "read_array",
     "shared_corpus",
+    "synthetic_corpus",
     "synthetic_magnetogram",
     "train_enhance",
 ]
+
+_WHERE = {
+    "NORMALISATION": "config", "TrainingConfig": "config",
+    "Corpus": "corpus", "frames_from_paths": "corpus", "shared_corpus": "corpus", "synthetic_corpus": "corpus",
+    "Frame": "frames", "normalize_continuum_frame": "frames", "quiet_sun_mask": "frames", "read_array": "frames",
+    "synthetic_magnetogram": "magnetic",
+    "train_enhance": "train",
+}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return sorted(__all__)

@@ -18,87 +18,10 @@ from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
 from sunpy_enhance.models import export_model
 from sunpy_enhance.network import build_enhance_network, receptive_radius
 from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
+from sunpy_enhance.training.config import NORMALISATION, RUNTIME_FIELDS, TrainingConfig
 from sunpy_enhance.training.dataset import PairBank, PatchDataset, validation_patches
 
 __all__ = ["TrainingConfig", "NORMALISATION", "ForwardConsistentTrainer", "train_enhance"]
-
-#: How physical values become network values: ``(value - offset) / scale``.
-NORMALISATION = {
-    "continuum": {"unit": "I/Ic", "offset": 1.0, "scale": 1.0,
-                  "description": "intensity divided by the limb-darkening-corrected quiet-Sun level, minus 1"},
-    "magnetogram": {"unit": "G", "offset": 0.0, "scale": 1000.0,
-                    "description": "line-of-sight field in kG"},
-}
-
-
-@dataclasses.dataclass
-class TrainingConfig:
-    """
-    Settings of a training run. Defaults follow Díaz Baso & Asensio Ramos (2018) where they apply.
-
-    Attributes
-    ----------
-    kind : {"continuum", "magnetogram"}
-    blocks, filters : int
-        Architecture (5, 64 as published; 1, 32 for the light variant).
-    learning_rate : float
-        Adam learning rate (1e-4).
-    batch_size : int
-        Patches per step (32), including ``forward_per_batch`` real HMI patches.
-    patch_size : int
-        Input patch side (50; targets are twice that).
-    steps_per_epoch, epochs : int
-        Length of the run; patches are drawn afresh each step.
-    l2 : float or None
-        Kernel ℓ2 regularisation; None: 1e-6 continuum, 1e-5 magnetogram.
-    noise : float or None
-        Gaussian noise added to inputs, network units; None: 1e-3 (I/Ic), 1e-2 (kG).
-    forward_weight : float
-        Weight of the forward-consistency loss (0 disables it).
-    forward_per_batch : int
-        Real HMI patches per batch for the forward-consistency loss.
-    phases : int
-        Sub-pixel sampling phases per frame.
-    validation_count, validation_size : int
-        Held-out validation patches and their size.
-    precision : {"float32", "bfloat16"}
-        bfloat16 computes the hidden layers in bfloat16 (output layer float32).
-    seed : int
-    max_minutes : float or None
-        Stop (keeping the best checkpoint) after this wall time.
-    """
-
-    kind: str = "continuum"
-    blocks: int = 5
-    filters: int = 64
-    learning_rate: float = 1e-4
-    batch_size: int = 32
-    patch_size: int = 50
-    steps_per_epoch: int = 100
-    epochs: int = 20
-    l2: float | None = None
-    noise: float | None = None
-    forward_weight: float = 1.0
-    forward_per_batch: int = 8
-    phases: int = 8
-    validation_count: int = 64
-    validation_size: int = 24
-    precision: str = "float32"
-    seed: int = 0
-    max_minutes: float | None = None
-
-    def __post_init__(self):
-        if self.kind not in NORMALISATION:
-            msg = f"kind must be one of {sorted(NORMALISATION)}, not {self.kind!r}."
-            raise ValueError(msg)
-        if self.l2 is None:
-            self.l2 = 1e-6 if self.kind == "continuum" else 1e-5
-        if self.noise is None:
-            self.noise = 1e-3 if self.kind == "continuum" else 1e-2
-        if self.precision not in ("float32", "bfloat16"):
-            msg = f"precision must be 'float32' or 'bfloat16', not {self.precision!r}."
-            raise ValueError(msg)
-
 
 def _psf_kernel_tensor():
     kernel = hmi_psf(ENHANCED_PIXEL_SCALE).astype(np.float32)
@@ -112,7 +35,8 @@ class ForwardConsistentTrainer(keras.Model):
     The last ``forward_per_batch`` patches of each training batch are real HMI images without a target.
     For them the network output is re-observed inside the graph — convolved with the HMI PSF sampled at
     0.252″ (mirror-padded) and averaged over 2×2 pixels — and compared with the input away from the
-    patch edges. The MSE to the targets uses the other patches. Validation batches hold targets only.
+    patch edges. This is the same operator as `sunpy_enhance.degrade.reobserve_hmi`. The MSE to the targets
+    uses the other patches. Validation batches hold targets only.
     """
 
     def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, **kwargs):
@@ -131,8 +55,9 @@ class ForwardConsistentTrainer(keras.Model):
         remaining = self._psf.shape[0] // 2
         padded = output
         while remaining > 0:  # mirror repeatedly when the PSF is wider than the patch
-            step = min(remaining, padded.shape[1] - 1, padded.shape[2] - 1)
-            padded = ops.pad(padded, [[0, 0], [step, step], [step, step], [0, 0]], mode="reflect")
+            step = min(remaining, padded.shape[1], padded.shape[2])
+            # "symmetric" (edge pixel repeated), as sunpy_enhance.degrade.reobserve_hmi does
+            padded = ops.pad(padded, [[0, 0], [step, step], [step, step], [0, 0]], mode="symmetric")
             remaining -= step
         blurred = ops.conv(padded, ops.convert_to_tensor(self._psf), padding="valid")
         return ops.average_pool(blurred, 2, strides=2, padding="valid")
@@ -201,7 +126,7 @@ def _hardware():
 
 
 def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=None, init_weights=None,
-                  verbose=2):
+                  verbose=2, export_only=False):
     """
     Train (or resume training) an Enhance network and export the best checkpoint.
 
@@ -221,6 +146,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
         Start a new run from these weights (e.g. a bundled model's ``model.weights.h5``), to train longer.
     verbose : int, optional
         Keras verbosity: 1 progress bar, 2 one line per epoch.
+    export_only : bool, optional
+        Do not train: export the best checkpoint of ``run_dir`` as it is (e.g. while a run goes on).
 
     Returns
     -------
@@ -233,9 +160,10 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     norm = NORMALISATION[config.kind]
     offset = norm["offset"]
     config_path = run_dir / "config.json"
+    identity = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_FIELDS}
     if config_path.exists():
-        saved = json.loads(config_path.read_text())
-        if saved != dataclasses.asdict(config):
+        saved = {k: v for k, v in json.loads(config_path.read_text()).items() if k not in RUNTIME_FIELDS}
+        if saved != identity:
             msg = (f"{run_dir} holds a run with another configuration ({config_path}); "
                    "use a new run directory or the same settings to resume.")
             raise ValueError(msg)
@@ -262,6 +190,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     # Build the model and optimizer so that a checkpoint can be restored into them.
     trainer(x_val[:1])
     trainer.optimizer.build(trainer.trainable_variables)
+    if export_only and not state_path.exists():
+        msg = f"{run_dir} has no checkpoint to export yet."
+        raise ValueError(msg)
     if state_path.exists():
         state.update(json.loads(state_path.read_text()))
         state["wall_before"] = state.get("wall_seconds", 0.0)
@@ -278,7 +209,7 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                  keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True)]
     if config.max_minutes:
         callbacks.append(_TimeLimit(config.max_minutes, state["started"]))
-    if state["epoch"] + 1 < config.epochs:
+    if state["epoch"] + 1 < config.epochs and not export_only:
         trainer.fit(data, validation_data=(x_val, y_val), batch_size=config.batch_size,
                     epochs=config.epochs, initial_epoch=state["epoch"] + 1, callbacks=callbacks,
                     verbose=verbose)

@@ -1,0 +1,87 @@
+"""
+Settings of a training run and the normalisation of each data kind (no Keras import, so it is cheap).
+"""
+import dataclasses
+
+__all__ = ["NORMALISATION", "RUNTIME_FIELDS", "TrainingConfig"]
+
+#: How physical values become network values: ``(value - offset) / scale``.
+NORMALISATION = {
+    "continuum": {"unit": "I/Ic", "offset": 1.0, "scale": 1.0,
+                  "description": "intensity divided by the limb-darkening-corrected quiet-Sun level, minus 1"},
+    "magnetogram": {"unit": "G", "offset": 0.0, "scale": 1000.0,
+                    "description": "line-of-sight field in kG"},
+}
+
+
+#: Settings that may change when a run is resumed (how long it goes on), unlike everything else.
+RUNTIME_FIELDS = ("epochs", "max_minutes")
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """
+    Settings of a training run. Defaults follow Díaz Baso & Asensio Ramos (2018) where they apply.
+
+    Attributes
+    ----------
+    kind : {"continuum", "magnetogram"}
+    blocks, filters : int
+        Architecture (5, 64 as published; 1, 32 for the light variant).
+    learning_rate : float
+        Adam learning rate (1e-4).
+    batch_size : int
+        Patches per step (32), including ``forward_per_batch`` real HMI patches.
+    patch_size : int
+        Input patch side (50; targets are twice that).
+    steps_per_epoch, epochs : int
+        Length of the run; patches are drawn afresh each step.
+    l2 : float or None
+        Kernel ℓ2 regularisation; None: 1e-6 continuum, 1e-5 magnetogram.
+    noise : float or None
+        Gaussian noise added to inputs, network units; None: 1e-3 (I/Ic), 1e-2 (kG).
+    forward_weight : float
+        Weight of the forward-consistency loss (0 disables it).
+    forward_per_batch : int
+        Real HMI patches per batch for the forward-consistency loss.
+    phases : int
+        Sub-pixel sampling phases per frame.
+    validation_count, validation_size : int
+        Held-out validation patches and their size.
+    precision : {"float32", "bfloat16"}
+        bfloat16 computes the hidden layers in bfloat16 (output layer float32).
+    seed : int
+    max_minutes : float or None
+        Stop (keeping the best checkpoint) after this wall time.
+    """
+
+    kind: str = "continuum"
+    blocks: int = 5
+    filters: int = 64
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+    patch_size: int = 50
+    steps_per_epoch: int = 100
+    epochs: int = 20
+    l2: float | None = None
+    noise: float | None = None
+    forward_weight: float = 1.0
+    forward_per_batch: int = 8
+    phases: int = 8
+    validation_count: int = 64
+    validation_size: int = 24
+    precision: str = "float32"
+    seed: int = 0
+    max_minutes: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in NORMALISATION:
+            msg = f"kind must be one of {sorted(NORMALISATION)}, not {self.kind!r}."
+            raise ValueError(msg)
+        if self.l2 is None:
+            self.l2 = 1e-6 if self.kind == "continuum" else 1e-5
+        if self.noise is None:
+            self.noise = 1e-3 if self.kind == "continuum" else 1e-2
+        if self.precision not in ("float32", "bfloat16"):
+            msg = f"precision must be 'float32' or 'bfloat16', not {self.precision!r}."
+            raise ValueError(msg)
