@@ -1,0 +1,498 @@
+"""
+Sphinx extension of the sunpy-enhance documentation.
+
+Directives
+----------
+``.. model-card:: NAME``
+    Renders the card (``card.json``) of a bundled model at build time: what it was trained on, with
+    which PSF and normalisation, for how long, on what hardware. Replacing a bundled model updates its
+    page at the next build.
+``.. bundled-models::``
+    A table of all bundled models with a one-line description and a link to their section.
+``.. towncrier-draft::``
+    The changelog entries not yet released (``changelog/*.rst`` fragments), rendered by towncrier.
+``.. reference-toctree::``
+    The API reference: one page per public module of the package. A module without a hand-written page
+    in ``docs/reference/`` gets a generated one (``docs/generated/reference/``), so a new module is never
+    left out of the reference.
+``.. command-line-help::``
+    The ``--help`` of the ``sunpy-enhance`` command and of each of its subcommands.
+
+Events
+------
+``warn-missing-reference``
+    With ``nitpicky = True`` a broken reference to one of this package's objects fails the build; a
+    reference to another package (sunpy, astropy, numpy, …) that intersphinx could not resolve, e.g.
+    when building offline, is rendered as code without a warning.
+"""
+import builtins
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["setup"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# model cards
+
+
+def _models_dir():
+    from sunpy_enhance.models import MODELS_DIR
+
+    return Path(MODELS_DIR)
+
+
+def _read_card(name):
+    path = _models_dir() / name / "card.json"
+    return json.loads(path.read_text()), path
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _escape(text):
+    """Make free text safe inside reStructuredText (no accidental markup)."""
+    return str(text).replace("\\", "\\\\").replace("*", "\\*").replace("`", "\\`").replace("|", "\\|") \
+        .replace("_ ", "\\_ ")
+
+
+def _field_table(rows):
+    lines = [".. list-table::", "   :widths: 28 72", "   :class: model-card-table", ""]
+    for key, value in rows:
+        if value in (None, "", [], {}):
+            continue
+        lines.append(f"   * - {key}")
+        lines.append(f"     - {_escape(_fmt(value))}")
+    lines.append("")
+    return lines
+
+
+def _bullets(items):
+    return [f"* {_escape(item)}" for item in items] + [""]
+
+
+def _shorten_path(text):
+    """Show data files by the path below the project's data folder, not the machine's absolute path."""
+    text = str(text)
+    for marker in ("/shared/data/", "/runs/denoise/data/"):
+        if marker in text:
+            text = ", ".join(part.strip().split(marker, 1)[-1] for part in text.split(","))
+    return text
+
+
+def _enhance_card_rst(card):
+    arch = card.get("architecture", {})
+    training = card.get("training", {})
+    norm = card.get("normalisation", {})
+    psf_in = card.get("psf", {}).get("input", {})
+    psf_out = card.get("psf", {}).get("target", {})
+    data = card.get("training_data", {})
+    epochs = training.get("epochs_completed")
+    configured = training.get("epochs")
+    hardware = training.get("hardware", {})
+    architecture = (f"{arch.get('blocks')} residual blocks, {arch.get('filters')} filters, "
+                    f"{arch.get('parameters', 'n/a')} parameters; receptive radius "
+                    f"{card.get('receptive_radius')} input pixels")
+    sampling = (f"{card.get('input_pixel_scale_arcsec')}″/px in, "
+                f"{card.get('output_pixel_scale_arcsec')}″/px out (×{card.get('upscale')})")
+    normalisation = (f"network value = (value − {norm.get('offset')}) / {norm.get('scale')}, "
+                     f"value in {norm.get('unit')} ({norm.get('description')})")
+    input_psf = (f"{psf_in.get('model')}: ε = {psf_in.get('epsilon')}, ω = {psf_in.get('omega')}, "
+                 f"k = {psf_in.get('k')}, W = {psf_in.get('width')}, D = {psf_in.get('diameter_cm')} cm, "
+                 f"λ = {psf_in.get('wavelength_angstrom')} Å, support "
+                 f"±{psf_in.get('support_radius_arcsec')}″")
+    target_psf = (f"{psf_out.get('model')}, D = {psf_out.get('diameter_cm')} cm, "
+                  f"λ = {psf_out.get('wavelength_angstrom')} Å")
+    length = optimiser = machine = None
+    if epochs is not None:
+        length = (f"{epochs} of {configured} configured epochs ({training.get('steps_completed')} steps of "
+                  f"{training.get('batch_size')} patches of {training.get('patch_size')}² input pixels, "
+                  f"{training.get('patches_seen')} patches in all); best epoch {training.get('best_epoch')}")
+    if training:
+        optimiser = (f"Adam, learning rate {training.get('learning_rate')}; ℓ2 {training.get('l2')}; "
+                     f"input noise {training.get('noise')} (network units); precision "
+                     f"{training.get('precision')}; forward-consistency weight {training.get('forward_weight')}")
+    if hardware:
+        gpus = f", GPUs {_fmt(hardware['gpus'])}" if hardware.get("gpus") else ""
+        machine = (f"{training.get('wall_time_seconds')} s on {hardware.get('cpu_count')} CPU cores{gpus}; "
+                   f"TensorFlow {hardware.get('tensorflow')}, Keras {hardware.get('keras')}")
+    lines = _field_table([
+        ("Data kind", card.get("kind")),
+        ("Method", card.get("method")),
+        ("Architecture", architecture),
+        ("Sampling", sampling),
+        ("Normalisation", normalisation),
+        ("Input PSF", input_psf),
+        ("Target PSF", target_psf),
+        ("Training length", length),
+        ("Optimiser", optimiser),
+        ("Best held-out MSE", training.get("best_validation_mse")),
+        ("Wall time, hardware", machine),
+        ("Created", card.get("created")),
+    ])
+    if epochs is not None and configured and epochs < configured:
+        limit = f" (the run has a time limit of {training['max_minutes']} min)" if training.get("max_minutes") else ""
+        lines += [".. note::", "",
+                  (f"   This model is the best checkpoint after {epochs} of the {configured} epochs its run was "
+                  f"configured for{limit}. See :ref:`retraining` to train it further from these weights."), ""]
+    if data:
+        lines += [("**Training frames** (targets are these frames seen by a 28 cm telescope; inputs the same "
+                  "frames through the HMI PSF and pixels):"), ""]
+        lines += _bullets(data.get("frames", []))
+        if data.get("validation"):
+            lines += [f"**Validation:** {_escape(data['validation'])}.", ""]
+        if data.get("real_hmi_forward_consistency"):
+            lines += [("**Real HMI images used without targets** (forward-consistency loss: the output, "
+                      "re-observed by HMI, must give back the input):"), ""]
+            names = data["real_hmi_forward_consistency"]
+            if len(names) > 6:
+                lines += _bullets([*names[:4], f"… and {len(names) - 4} more of the same kind"])
+            else:
+                lines += _bullets(names)
+        phases = data.get("phases_per_frame")
+        extra = [f"{phases} sub-pixel phases per frame" if phases else "", data.get("augmentation", "")]
+        extra = [e for e in extra if e]
+        if extra:
+            lines += [f"**Augmentation:** {_escape('; '.join(extra))}.", ""]
+    return lines
+
+
+def _denoise_card_rst(card):
+    arch = card.get("architecture", {})
+    inp = card.get("input", {})
+    training = card.get("training", {})
+    last = training.get("last_log", {})
+    kind = (f"Bayesian (Monte-Carlo dropout {arch.get('dropout')} and a log-variance head)"
+            if arch.get("bayesian") else "deterministic")
+    architecture = (f"U-Net, {arch.get('channels')} start channels, depth {arch.get('depth')}, {kind}, "
+                    f"{arch.get('parameters')} parameters")
+    scaling = (f"{inp.get('scaling')}: σ = {inp.get('noise')} {inp.get('unit')}; image sides padded to a "
+               f"multiple of {inp.get('multiple_of')}")
+    length = validation = machine = None
+    if training:
+        length = (f"{training.get('steps')} steps of {training.get('batch_size')} patches of "
+                  f"{training.get('patch_size')}² pixels, learning rate {training.get('learning_rate')}")
+        machine = f"{training.get('wall_time_s')} s, {training.get('hardware')}; {training.get('software')}"
+    if last.get("val_rmse_sigma") is not None:
+        validation = (f"RMS error {last['val_rmse_sigma']:.3f} σ (noisy input: "
+                      f"{last.get('val_input_rmse_sigma', float('nan')):.3f} σ); "
+                      f"{100 * last.get('val_within_1sigma', float('nan')):.1f}% of pixels within 1 predicted "
+                      f"σ, {100 * last.get('val_within_2sigma', float('nan')):.1f}% within 2 "
+                      "(68.3% and 95.4% if the uncertainty is calibrated)")
+    lines = _field_table([
+        ("Task", card.get("task")),
+        ("Architecture", architecture),
+        ("Input scaling", scaling),
+        ("Outputs", card.get("output")),
+        ("Training length", length),
+        ("Final validation", validation),
+        ("Wall time, hardware", machine),
+    ])
+    if card.get("data"):
+        lines += [f"**Training data:** {_escape(card['data'])}", ""]
+    if card.get("held_out"):
+        lines += [f"**Held out:** {_escape(card['held_out'])}", ""]
+    return lines
+
+
+def card_rst(name, *, show_json=True):
+    """reStructuredText lines describing the bundled model ``name``."""
+    card, path = _read_card(name)
+    title = f"``{name}``"
+    lines = [f".. _model-{name}:", "", title, "^" * len(title), ""]
+    if card.get("description"):
+        lines += [_escape(card["description"]), ""]
+    if card.get("task") == "denoise" or card.get("architecture", {}).get("name") == "unet":
+        lines += _denoise_card_rst(card)
+    else:
+        lines += _enhance_card_rst(card)
+    if show_json:
+        shown = json.loads(json.dumps(card))
+        if "training" in shown and isinstance(shown["training"], dict) and "command" in shown["training"]:
+            shown["training"]["command"] = "(the training command; see the card file)"
+        for src in shown.get("training", {}).get("sources", []) if isinstance(shown.get("training"), dict) else []:
+            if "name" in src:
+                src["name"] = _shorten_path(src["name"])
+            src.pop("images", None)
+        text = json.dumps(shown, indent=1, ensure_ascii=False)
+        lines += [".. raw:: html", "", ("   <details class=\"model-card-json\"><summary>The full card "
+                  f"(<code>sunpy_enhance/data/models/{name}/card.json</code>)</summary>"), "",
+                  ".. code-block:: json", ""]
+        lines += ["   " + line for line in text.splitlines()]
+        lines += ["", ".. raw:: html", "", "   </details>", ""]
+    return lines, path
+
+
+class ModelCardDirective(SphinxDirective):
+    """``.. model-card:: NAME`` renders a bundled model's card."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec = {"no-json": directives.flag}  # noqa: RUF012 (docutils API)
+
+    def run(self):
+        name = self.arguments[0]
+        try:
+            lines, path = card_rst(name, show_json="no-json" not in self.options)
+        except FileNotFoundError:
+            msg = f"model-card: no bundled model {name!r} (no card.json in {_models_dir() / name})"
+            raise self.error(msg) from None
+        self.env.note_dependency(str(path))
+        return self._parse(lines)
+
+    def _parse(self, lines):
+        node = nodes.section()
+        node.document = self.state.document
+        nested_parse_with_titles(self.state, StringList(lines, source=f"<model-card {self.arguments[0]}>"), node)
+        return node.children
+
+
+class BundledModelsDirective(SphinxDirective):
+    """``.. bundled-models::`` a table of the bundled models."""
+
+    has_content = False
+
+    def run(self):
+        from sunpy_enhance.models import available_models
+
+        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 25 75", "", "   * - Model",
+                 "     - What it is for"]
+        for name in available_models():
+            card, path = _read_card(name)
+            self.env.note_dependency(str(path))
+            lines += [f"   * - :ref:`{name} <model-{name}>`", f"     - {_escape(card.get('description') or card.get('method', ''))}"]
+        lines.append("")
+        node = nodes.section()
+        node.document = self.state.document
+        self.state.nested_parse(StringList(lines, source="<bundled-models>"), self.content_offset, node)
+        return node.children
+
+
+# ---------------------------------------------------------------------------------------------------
+# changelog
+
+
+class TowncrierDraftDirective(SphinxDirective):
+    """``.. towncrier-draft::`` the unreleased changelog, from the fragments in ``changelog/``."""
+
+    has_content = False
+
+    def run(self):
+        root = Path(self.config.sunpy_enhance_repo_root)
+        for fragment in sorted((root / "changelog").glob("*.rst")):
+            self.env.note_dependency(str(fragment))
+        cmd = [sys.executable, "-m", "towncrier", "build", "--draft", "--dir", str(root),
+               "--version", self.config.release, "--name", "sunpy-enhance", "--date", "unreleased"]
+        result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            msg = f"towncrier failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+            raise self.error(msg)
+        text = result.stdout
+        # towncrier prints a few progress lines before the rendered text; keep from the first title
+        # (a line underlined with "=").
+        lines = text.splitlines()
+        start = next((i for i in range(len(lines) - 1)
+                      if lines[i].strip() and set(lines[i + 1].strip()) == {"="}), None)
+        if start is None:
+            return [nodes.paragraph(text="No unreleased changes.")]
+        node = nodes.section()
+        node.document = self.state.document
+        nested_parse_with_titles(self.state, StringList(lines[start:], source="<towncrier draft>"), node)
+        return node.children
+
+
+# ---------------------------------------------------------------------------------------------------
+# API reference pages
+
+#: Order of the reference pages; public modules not listed come after these, alphabetically.
+REFERENCE_ORDER = ("enhance", "normalize", "header", "tiling", "models", "network", "psf", "degrade",
+                   "richardson_lucy", "diagnostics", "visualization", "sample", "denoise", "training", "files",
+                   "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
+
+
+def public_modules():
+    """Names of the public modules and subpackages of ``sunpy_enhance`` (``cli`` included)."""
+    import pkgutil
+
+    import sunpy_enhance
+
+    names = [m.name for m in pkgutil.iter_modules(sunpy_enhance.__path__) if not m.name.startswith("_")]
+    ordered = [n for n in REFERENCE_ORDER if n in names]
+    return ordered + sorted(n for n in names if n not in ordered)
+
+
+def _generate_missing_reference_pages(app, config):
+    srcdir = Path(app.srcdir)
+    outdir = srcdir / "generated" / "reference"
+    if outdir.is_dir():
+        for old in outdir.glob("*.rst"):
+            old.unlink()
+    for name in public_modules():
+        if (srcdir / "reference" / f"{name}.rst").is_file():
+            continue
+        outdir.mkdir(parents=True, exist_ok=True)
+        title = f"``sunpy_enhance.{name}``"
+        (outdir / f"{name}.rst").write_text(
+            f".. _reference-{name}:\n\n{title}\n{'*' * len(title)}\n\n"
+            f".. automodapi:: sunpy_enhance.{name}\n   :no-heading:\n   :no-inheritance-diagram:\n"
+            "   :include-all-objects:\n   :headings: =-\n")
+        logger.info(f"sunpy-enhance docs: generated a reference page for sunpy_enhance.{name} "
+                    f"(write docs/reference/{name}.rst to replace it)")
+
+
+class ReferenceToctreeDirective(SphinxDirective):
+    """``.. reference-toctree::`` one entry per public module."""
+
+    has_content = False
+
+    def run(self):
+        srcdir = Path(self.env.srcdir)
+        entries = []
+        for name in public_modules():
+            if (srcdir / "reference" / f"{name}.rst").is_file():
+                entries.append(f"   {name}")
+            else:
+                entries.append(f"   /generated/reference/{name}")
+        lines = [".. toctree::", "   :maxdepth: 1", ""] + entries + [""]
+        node = nodes.section()
+        node.document = self.state.document
+        self.state.nested_parse(StringList(lines, source="<reference-toctree>"), self.content_offset, node)
+        return node.children
+
+
+class CommandLineHelpDirective(SphinxDirective):
+    """``.. command-line-help::`` the help of ``sunpy-enhance`` and of each subcommand."""
+
+    has_content = False
+
+    def run(self):
+        import argparse
+
+        from sunpy_enhance.cli import build_parser
+
+        parser = build_parser()
+        lines = ["Overview", "========", "", ".. code-block:: text", ""]
+        lines += ["   " + line for line in _help(parser).splitlines()] + [""]
+        subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        for name, sub in sorted(subparsers.choices.items()):
+            title = f"``sunpy-enhance {name}``"
+            lines += [f".. _cli-{name}:", "", title, "=" * len(title), "", ".. code-block:: text", ""]
+            lines += ["   " + line for line in _help(sub).splitlines()] + [""]
+        node = nodes.section()
+        node.document = self.state.document
+        nested_parse_with_titles(self.state, StringList(lines, source="<command-line-help>"), node)
+        return node.children
+
+
+def _help(parser):
+    import os
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"
+    try:
+        return parser.format_help()
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
+
+
+# ---------------------------------------------------------------------------------------------------
+# references
+
+
+def _is_our_reference(node):
+    target = node.get("reftarget", "")
+    if target.startswith("sunpy_enhance"):
+        return True
+    module = node.get("py:module") or ""
+    return module.startswith("sunpy_enhance") and "." not in target.lstrip("~.") and not hasattr(builtins, target)
+
+
+def _warn_missing_reference(app, domain, node):
+    """Return True (no warning) for unresolved references to other packages' objects."""
+    if domain is None or domain.name != "py":
+        return None
+    if _is_our_reference(node):
+        return None
+    return True
+
+
+def _record_documented_name(app, what, name, obj, options, lines):
+    """Remember under which public name an object defined elsewhere is documented."""
+    if what not in ("function", "class", "exception", "method", "attribute", "data"):
+        return
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not (module and qualname) or not module.startswith("sunpy_enhance"):
+        return
+    canonical = f"{module}.{qualname}"
+    if canonical != name:
+        if not hasattr(app.env, "sunpy_enhance_aliases"):
+            app.env.sunpy_enhance_aliases = {}
+        app.env.sunpy_enhance_aliases[canonical] = name
+
+
+def _merge_aliases(app, env, docnames, other):
+    aliases = getattr(other, "sunpy_enhance_aliases", {})
+    if aliases:
+        if not hasattr(env, "sunpy_enhance_aliases"):
+            env.sunpy_enhance_aliases = {}
+        env.sunpy_enhance_aliases.update(aliases)
+
+
+def _resolve_alias(app, env, node, contnode):
+    """
+    Resolve a reference to where an object is defined (``sunpy_enhance.denoise.api.denoise_map``) to
+    where it is documented (``sunpy_enhance.denoise.denoise_map``); automodapi's smart resolver does this
+    for classes only.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    aliases = getattr(env, "sunpy_enhance_aliases", {})
+    target = node.get("reftarget", "")
+    documented = aliases.get(target)
+    if documented is None and "." in target:  # a method or attribute of an aliased class
+        front, _, suffix = target.rpartition(".")
+        if front in aliases:
+            documented = f"{aliases[front]}.{suffix}"
+    if documented is None:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(env, node.get("refdoc", env.docname), app.builder, node["reftype"], documented,
+                               node, contnode)
+
+
+def setup(app):
+    app.add_config_value("sunpy_enhance_repo_root", "..", "env")
+    app.add_directive("model-card", ModelCardDirective)
+    app.add_directive("bundled-models", BundledModelsDirective)
+    app.add_directive("towncrier-draft", TowncrierDraftDirective)
+    app.add_directive("reference-toctree", ReferenceToctreeDirective)
+    app.add_directive("command-line-help", CommandLineHelpDirective)
+    app.connect("config-inited", _generate_missing_reference_pages)
+    app.connect("warn-missing-reference", _warn_missing_reference)
+    app.connect("autodoc-process-docstring", _record_documented_name)
+    app.connect("env-merge-info", _merge_aliases)
+    app.connect("missing-reference", _resolve_alias)
+    app.add_css_file("sunpy_enhance.css")
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,150 @@
+"""
+==========================================
+Enhancing an HMI continuum cutout
+==========================================
+
+This example enhances an HMI continuum image of a small sunspot and the quiet Sun around it, and
+checks the result the way the Enhance paper does: images before and after, spatial power spectra,
+granulation contrast, and the *forward residual* (the enhanced image observed again by HMI should give
+back the input).
+
+The input is a synthetic HMI-like map made by `sunpy_enhance.sample.synthetic_hmi_map`: a cellular
+granulation pattern and a sunspot drawn at 0.126″/px, observed through the HMI point spread function
+and 0.504″ pixels, with HMI-like noise, limb darkening and an HMI header. Because we made it, we also
+know the answer: the same scene seen by a 28 cm diffraction-limited telescope at 0.252″/px, which is
+what Enhance is trained to reproduce. With real data you would start from
+``sunpy.map.Map("hmi.Ic_45s....continuum.fits")`` instead, and have no such answer.
+
+.. note::
+   The synthetic granulation is a geometric toy, not a radiative-MHD simulation: its granules are
+   more regular than the Sun's and its contrast at HMI resolution (about 5%) is higher than real
+   HMI quiet Sun (3.7%). The network was trained on simulations and observations of the real Sun
+   (see :ref:`models`), so the agreement with the "truth" below is indicative only.
+"""
+import matplotlib.pyplot as plt
+import numpy as np
+
+from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, observe
+from sunpy_enhance.diagnostics import (
+    forward_residual,
+    granulation_contrast,
+    plot_forward_residual,
+    plot_granulation_region,
+    plot_power_spectra,
+    power_spectrum,
+    quiet_sun_mask,
+)
+from sunpy_enhance.enhance import enhance_map
+from sunpy_enhance.normalize import limb_darkening, mu_from_map
+from sunpy_enhance.psf import airy_psf
+from sunpy_enhance.sample import synthetic_hmi_map, synthetic_scene
+from sunpy_enhance.visualization import plot_before_after
+
+###############################################################################
+# A 150 × 150 pixel (76″ × 76″) HMI-like continuum cutout, centred 150″ east and 120″ north of disk
+# centre. Like a real ``hmi.Ic_45s`` image it is in DN/s, rotated by 180° (``CROTA2``), and darkened
+# towards the limb.
+hmi = synthetic_hmi_map("continuum", shape=(150, 150), seed=3)
+print(hmi.instrument, hmi.measurement, hmi.unit, hmi.data.shape, hmi.scale.axis1)
+
+###############################################################################
+# Enhance it. The map's kind (continuum) is read from its header, the limb darkening is divided out
+# pixel by pixel (using each pixel's μ from the map's coordinates) and the image is divided by its
+# quiet-Sun level, because the network works on I/Ic. The result has twice the pixels along each axis
+# on a grid that overlays the input exactly.
+enhanced = enhance_map(hmi)
+print(enhanced.data.shape, enhanced.scale.axis1, repr(enhanced.unit))
+print("quiet-Sun level used:", enhanced.meta["enhqsun"], "DN/s; model:", enhanced.meta["enhmodel"],
+      enhanced.meta["enhmdate"])
+
+###############################################################################
+# Side by side, on the same world coordinates:
+fig = plot_before_after(hmi, enhanced)
+plt.show()
+
+###############################################################################
+# For a quantitative comparison we put the input in the same units as the output, I/Ic: divide by
+# the limb-darkening law at each pixel and by the quiet-Sun level that `enhance_map` used.
+mu = mu_from_map(hmi)
+hmi_ic = hmi.data / limb_darkening(mu) / enhanced.meta["enhqsun"]
+
+###############################################################################
+# The answer we are aiming at: the scene behind the synthetic map, observed by a 28 cm
+# diffraction-limited telescope (an Airy pattern at 6173 Å) with 0.252″ pixels, on the output's grid.
+fine_scale = HMI_PIXEL_SCALE / 4
+scene = synthetic_scene((150, 150), kind="continuum", seed=3)
+truth = observe(scene, fine_scale, airy_psf(fine_scale), ENHANCED_PIXEL_SCALE, origin=(-0.5, -0.5),
+                shape=(300, 300))
+truth = truth / np.mean(truth[quiet_sun_mask(truth, pixel_scale=ENHANCED_PIXEL_SCALE)])
+
+###############################################################################
+# A close-up of the penumbra and the granulation next to it, all three on the same intensity scale.
+# The enhanced image shows the granules and the lanes between them that HMI blurs, close to what the
+# 28 cm telescope sees.
+rows, cols = slice(40, 100), slice(20, 80)  # in HMI pixels
+zooms = [(hmi_ic[rows, cols], "HMI, 0.504″/px"),
+         (enhanced.data[2 * rows.start:2 * rows.stop, 2 * cols.start:2 * cols.stop], "Enhanced, 0.252″/px"),
+         (truth[2 * rows.start:2 * rows.stop, 2 * cols.start:2 * cols.stop], "28 cm telescope (truth)")]
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.4), sharex=True, sharey=True)
+extent = [0, 60 * 0.504, 0, 60 * 0.504]
+for ax, (image, title) in zip(axes, zooms):
+    im = ax.imshow(image, origin="lower", cmap="gray", vmin=0.55, vmax=1.3, extent=extent)
+    ax.set_title(title)
+    ax.set_xlabel("arcsec")
+axes[0].set_ylabel("arcsec")
+fig.colorbar(im, ax=axes, label="I/Ic", shrink=0.85)
+plt.show()
+
+###############################################################################
+# Spatial power spectra of a quiet-Sun box away from the spot (the paper's Fig. 5). Plotted against
+# angular frequency, the spectra of the 0.504″ and 0.252″ images line up. HMI's power falls steeply
+# above about 0.5 arcsec⁻¹ (its PSF); the enhanced image restores power there, up to the 28 cm
+# telescope's limit, and extends the spectrum to the new Nyquist frequency (2 arcsec⁻¹).
+box = np.s_[90:150, 80:150]
+box2 = np.s_[180:300, 160:300]
+spectra = [power_spectrum(hmi_ic, pixel_scale=HMI_PIXEL_SCALE, region=box, normalize="mean"),
+           power_spectrum(enhanced.data, pixel_scale=ENHANCED_PIXEL_SCALE, region=box2, normalize="mean"),
+           power_spectrum(truth, pixel_scale=ENHANCED_PIXEL_SCALE, region=box2, normalize="mean")]
+fig, ax = plt.subplots(figsize=(6.5, 4.5))
+plot_power_spectra(spectra, ["HMI input", "Enhanced", "28 cm telescope (truth)"], ax=ax)
+ax.axvline(1 / (2 * 0.504), color="gray", ls=":", lw=1)
+ax.text(1 / (2 * 0.504), ax.get_ylim()[0] * 3, " HMI Nyquist", color="gray")
+ax.set_title("Quiet-Sun power spectra")
+plt.show()
+
+###############################################################################
+# Granulation contrast σ_I/⟨I⟩ of the quiet Sun. `~sunpy_enhance.diagnostics.quiet_sun_mask` picks
+# the pixels automatically (away from the spot, its surroundings and the field's edges); the orange
+# contour shows them. Díaz Baso & Asensio Ramos (2018) find that Enhance raises the contrast of real
+# HMI quiet Sun from about 3.7% to about 7%.
+c_in = granulation_contrast(hmi_ic, pixel_scale=HMI_PIXEL_SCALE)
+c_out = granulation_contrast(enhanced)
+c_truth = granulation_contrast(truth, pixel_scale=ENHANCED_PIXEL_SCALE)
+print(f"granulation contrast: HMI {100 * c_in:.2f}%   enhanced {100 * c_out:.2f}%   "
+      f"28 cm truth {100 * c_truth:.2f}%")
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+plot_granulation_region(hmi_ic, quiet_sun_mask(hmi_ic, pixel_scale=HMI_PIXEL_SCALE), ax=axes[0])
+axes[0].set_title(f"HMI: quiet-Sun contrast {100 * c_in:.2f}%")
+plot_granulation_region(enhanced.data, quiet_sun_mask(enhanced), ax=axes[1])
+axes[1].set_title(f"Enhanced: quiet-Sun contrast {100 * c_out:.2f}%")
+plt.show()
+
+###############################################################################
+# The forward residual: observe the enhanced image again with HMI (its PSF and 2 × 2 binning) and
+# compare with the input. A faithful enhancement differs from its input by the noise and by the small
+# difference between a 28 cm image and the true scene; the paper reports about 4% for Enhance.
+# Two HMI pixels along each edge are left out: the re-observation cannot see beyond the field.
+result = forward_residual(hmi_ic, enhanced, border=2)
+print(f"mean |re-observed − input| / mean input: {100 * result.mean_relative:.2f}%; "
+      f"rms {result.rms:.4f} Ic")
+fig, ax = plt.subplots(figsize=(6, 5))
+plot_forward_residual(result, ax=ax)
+plt.show()
+
+###############################################################################
+# The output is an ordinary map: save it with ``enhanced.save("enhanced.fits")``, or with
+# `sunpy_enhance.io.save_map_atomic`, which never leaves a partial file behind. Its header records what
+# was done:
+print("\n".join(str(enhanced.meta["history"]).splitlines()[-2:]))
+print({key: enhanced.meta[key] for key in ("enhver", "enhmodel", "enhmdate", "crpix1", "cdelt1")})
