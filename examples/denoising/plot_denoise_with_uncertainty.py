@@ -15,6 +15,7 @@ that what was removed is plain noise, and finishes with an HMI magnetogram, for 
 picked automatically.
 """
 import astropy.units as u
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 import sunpy.map
@@ -86,6 +87,10 @@ for ax in axes.ravel():
 
 ###############################################################################
 # Is the uncertainty honest? If it is, the error divided by the predicted σ is a unit Gaussian.
+# The network learnt how large its errors are from its training scenes, where weak fine structure
+# hides under the noise; on a scene as smooth as this one its errors are smaller than that, so its σ
+# is on the safe side (more than 68% of the pixels within ±1σ). The benchmark
+# ``benchmarks/bench_denoise.py`` measures the calibration on held-out data.
 z = error / std
 fig, ax = plt.subplots(figsize=(6, 4))
 bins = np.linspace(-4, 4, 81)
@@ -113,14 +118,14 @@ clean_magnetogram = denoise_map(magnetogram, uncertainty=True)
 print(clean_magnetogram.meta["dnmodel"], clean_magnetogram.meta["dnnoise"], "G,",
       clean_magnetogram.meta["dnnoisrc"])
 
+sigma_map = sunpy.map.Map(clean_magnetogram.uncertainty.array, clean_magnetogram.meta)
 fig = plt.figure(figsize=(13, 4.2), layout="constrained")
-for k, (m, title) in enumerate([(magnetogram, "HMI-like magnetogram, 10 G noise"),
-                                (clean_magnetogram, "denoised")]):
+panels = [(magnetogram, "HMI-like magnetogram, 10 G noise", "gray", (-60, 60)),
+          (clean_magnetogram, "denoised", "gray", (-60, 60)),
+          (sigma_map, "predicted σ (G)", "magma", (0, 6))]
+for k, (m, title, cmap, (lo, hi)) in enumerate(panels):
     ax = fig.add_subplot(1, 3, k + 1, projection=m)
-    m.plot(axes=ax, cmap="hmimag", vmin=-100, vmax=100, title=title)
-ax = fig.add_subplot(1, 3, 3, projection=clean_magnetogram)
-im = ax.imshow(clean_magnetogram.uncertainty.array, origin="lower", cmap="magma", vmin=0, vmax=6)
-ax.set_title("predicted σ (G)")
-fig.colorbar(im, ax=ax, shrink=0.8)
+    im = m.plot(axes=ax, cmap=cmap, norm=matplotlib.colors.Normalize(lo, hi), title=title)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="G")
 
 plt.show()
