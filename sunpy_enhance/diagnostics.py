@@ -716,7 +716,8 @@ def forward_residual(input_image, enhanced, *, psf=None, border=0):
     input_image : `~sunpy.map.GenericMap` or `numpy.ndarray`
         The HMI input (0.504″/px).
     enhanced : `~sunpy.map.GenericMap` or `numpy.ndarray`
-        Its enhancement at 0.252″/px, twice the input's shape (Enhance output, `richardson_lucy`, …).
+        Its enhancement at 0.252″/px, twice the input's shape (Enhance output,
+        `~sunpy_enhance.richardson_lucy.richardson_lucy`, …).
     psf : `numpy.ndarray`, optional
         HMI PSF sampled at 0.252″/px (default that of `~sunpy_enhance.degrade.reobserve_hmi`).
     border : int, optional
@@ -851,7 +852,8 @@ def magnetogram_histogram(input_magnetogram, output_magnetogram, *, bins=101, li
     bins : int, optional
         Number of bins along each axis.
     limit : float, optional
-        The histogram spans ``[-limit, limit]`` on both axes; default the 99.9th percentile of |input|.
+        The histogram spans ``[-limit, limit]`` on both axes; default the 99.9th percentile of the absolute
+        input field.
 
     Returns
     -------

@@ -106,7 +106,7 @@ def check_residual(noisy, denoised, noise=None, *, smoothing=3.0, warn=True):
 
     * level within 0.8–1.2 of the expected noise. Below: the output still holds noise, or the noise was
       overestimated; above: signal was removed, or the noise was underestimated;
-    * |autocorrelation| at lags of one and two pixels below ``max(0.1, 5/√N)``: white noise is
+    * absolute autocorrelation at lags of one and two pixels below ``max(0.1, 5/√N)``: white noise is
       uncorrelated; a good denoiser leaves a small negative value;
     * the residual smoothed over ``smoothing`` pixels no more than twice as strong as smoothed white
       noise would be: otherwise it holds extended structure;
