@@ -1,0 +1,362 @@
+"""
+Inference speed of the Enhance network: throughput, tiling overhead, peak memory and achieved FLOP rate.
+
+Prints tables (and writes JSON with ``--json``):
+
+1. The machine, and its reference FLOP rate: the best of several large matrix products
+   (4096 × 4096, float32 and bfloat16) in the same framework and with the same threads.
+2. Throughput of `sunpy_enhance.enhance.enhance_array` (normalisation, NaN filling, tiling, network) on
+   400², 1024² and 4096² inputs in float32 and bfloat16: input Mpixel/s, achieved GFLOP/s, that rate as a
+   fraction of the float32 matrix product, and the peak resident memory (RSS) of the process. Every case
+   runs in a fresh subprocess, so its peak RSS is its own.
+3. Tiling overhead on a 1024² map: `sunpy_enhance.enhance.enhance_map` (WCS, μ, limb darkening,
+   header, tiles of 1024, 512 and 256 pixels) against one bare model call on the whole image.
+
+The network's FLOPs are counted from the architecture of the model (its convolution kernels, at the input
+resolution before the ×2 upsampling and at four times as many pixels after it; element-wise layers are
+not counted): about 1.1 MFLOP per input pixel for the published network.
+
+Usage::
+
+    python benchmarks/bench_inference.py                      # everything (about 10 min on 2 cores)
+    python benchmarks/bench_inference.py --sizes 400 1024 --repeats 5
+    python benchmarks/bench_inference.py --device gpu        # TensorFlow on its GPU
+    python benchmarks/bench_inference.py --backend jax --sizes 1024 4096   # Keras 3 on JAX (CPU or GPU)
+
+With ``--backend jax`` the model is rebuilt from its Keras weights on JAX and run through ``jax.jit`` in
+batches of equal-shaped tiles sized to the accelerator's memory (`sunpy_enhance.tiling.tiles_per_batch`);
+the tiling overhead section is skipped there. Run on an otherwise idle machine: other processes on the
+same cores make every number meaningless.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MATMUL_N = 4096
+
+
+# --------------------------------------------------------------------------------------------- machine
+def machine_info():
+    """A short description of this machine: CPU model, cores, vector extensions, memory, frameworks."""
+    info = {"python": platform.python_version(), "platform": platform.platform()}
+    cpu, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and cpu in ("unknown", "x86_64", ""):
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    info["cpu"] = cpu
+    info["cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
+    info["vector_extensions"] = " ".join(f for f in wanted if f in flags) or "none reported"
+    try:
+        import psutil
+
+        info["memory_gb"] = round(psutil.virtual_memory().total / 1e9, 1)
+    except ImportError:
+        pass
+    return info
+
+
+def _framework_info(backend):
+    info = {}
+    import keras
+
+    info["keras"] = f"{keras.__version__} ({keras.backend.backend()} backend)"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        info["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+    else:
+        import jax
+
+        info["jax"] = jax.__version__
+        info["devices"] = [str(d) for d in jax.devices()]
+    return info
+
+
+# ------------------------------------------------------------------------------------------------ FLOPs
+def flops_per_pixel(card):
+    """
+    Floating-point operations of the network per *input* pixel, from its convolution kernels.
+
+    A convolution with a ``kh × kw × cin × cout`` kernel costs ``2 kh kw cin cout`` FLOP per output
+    position (multiply and add); layers after the ×``upscale`` upsampling see ``upscale²`` positions per
+    input pixel. Reflection padding keeps the size, so every convolution has one position per pixel.
+    """
+    from sunpy_enhance.models import build_from_card
+
+    model = build_from_card(card)
+    upscale = int(card.get("upscale", 2))
+    factor, total = 1, 0
+    for layer in model.layers:
+        name = type(layer).__name__
+        if name == "UpSampling2D":
+            factor = upscale**2
+        elif name == "Conv2D":
+            total += 2 * int(np.prod(layer.kernel.shape)) * factor
+    return total
+
+
+# ------------------------------------------------------------------------------------------------ cases
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def _image(size, seed=0):
+    rng = np.random.default_rng(seed)
+    return (1.0 + 0.04 * rng.standard_normal((size, size))).astype(np.float32)
+
+
+def _timed(func, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def case_matmul(args):
+    import tensorflow as tf
+
+    out = {}
+    with _device(args.device):
+        for dtype in ("float32", "bfloat16"):
+            a = tf.cast(tf.random.normal((MATMUL_N, MATMUL_N), seed=1), dtype)
+            b = tf.cast(tf.random.normal((MATMUL_N, MATMUL_N), seed=2), dtype)
+            tf.linalg.matmul(a, b).numpy()
+            times = _timed(lambda a=a, b=b: tf.linalg.matmul(a, b).numpy(), 5)
+            out[dtype] = 2 * MATMUL_N**3 / min(times) / 1e9
+    return {"matmul_gflops": out}
+
+
+def _device(device):
+    import contextlib
+
+    if device is None:
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
+
+
+def case_throughput(args):
+    from sunpy_enhance.enhance import enhance_array
+
+    image = _image(args.size)
+    started = time.perf_counter()
+    # warm-up: model loading and first-call set-up, on a small image through the same path
+    enhance_array(_image(256, 1), kind="continuum", model=args.model, quiet_sun=1.0, precision=args.precision,
+                  device=args.device)
+    load_s = time.perf_counter() - started
+    repeats = 1 if args.size >= 2048 else args.repeats
+    times = _timed(lambda: enhance_array(image, kind="continuum", model=args.model, quiet_sun=1.0,
+                                         precision=args.precision, device=args.device, tile_size=args.tile_size),
+                   repeats)
+    return {"times": times, "load_s": load_s, "peak_rss_mb": _peak_rss_mb()}
+
+
+def case_tiling(args):
+    import astropy.units as u
+    import sunpy.map
+
+    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.models import load_model, read_card
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    small = synthetic_hmi_map("continuum", shape=(64, 64), center=(0, 0) * u.arcsec)
+    meta = dict(small.meta)
+    n = args.size
+    meta.update({"naxis1": n, "naxis2": n, "crpix1": (n + 1) / 2, "crpix2": (n + 1) / 2})
+    smap = sunpy.map.Map(_image(n) * 60000.0, meta)
+    card = read_card(args.model)
+    norm = card["normalisation"]
+    net = load_model(args.model, precision="float32")
+    bare_input = ((_image(n) - norm["offset"]) / norm["scale"])[None, :, :, None]
+    with _device(args.device):
+        net(bare_input[:, :256, :256])
+        bare = _timed(lambda: net(bare_input), args.repeats)
+    out = {"bare": bare}
+    for tile in (1024, 512, 256):
+        enhance_map(smap, model=args.model, tile_size=tile, device=args.device)  # warm-up for this tile shape
+        out[f"tile{tile}"] = _timed(lambda tile=tile: enhance_map(smap, model=args.model, tile_size=tile,
+                                                                  device=args.device), args.repeats)
+    return out
+
+
+def _jax_runner(model, precision):
+    """A jitted JAX function from a batch of tiles to a batch of outputs, and the device's free memory."""
+    import jax
+
+    from sunpy_enhance.models import load_model
+
+    net = load_model(model, precision=precision)
+    keras_model = net.keras_model
+    trainable = [v.value for v in keras_model.trainable_variables]
+    frozen = [v.value for v in keras_model.non_trainable_variables]
+
+    @jax.jit
+    def forward(batch):
+        out, _ = keras_model.stateless_call(trainable, frozen, batch, training=False)
+        return out
+
+    device = jax.devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    free = (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) if stats and "bytes_limit" in stats else None
+    return (lambda batch: np.asarray(forward(batch))), free, device
+
+
+def case_jax(args):
+    from sunpy_enhance.models import read_card
+    from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
+
+    card = read_card(args.model)
+    margin = int(card.get("receptive_radius", 13)) + 3
+    started = time.perf_counter()
+    run, free, device = _jax_runner(args.model, args.precision)
+    tile = min(args.tile_size, args.size)
+    window = (tile + 2 * margin, tile + 2 * margin)
+    bytes_per_value = 2 if args.precision == "bfloat16" else 4
+    batch = tiles_per_batch(window, 0.6 * free, bytes_per_value=bytes_per_value) if free else 1
+    image = _image(args.size) - 1.0
+    # compile for every tile shape this image has (border tiles are smaller)
+    apply_tiled(run, image, tile_size=tile, margin=margin, batch_size=batch)
+    load_s = time.perf_counter() - started
+    times = _timed(lambda: apply_tiled(run, image, tile_size=tile, margin=margin, batch_size=batch), args.repeats)
+    return {"times": times, "load_s": load_s, "peak_rss_mb": _peak_rss_mb(), "tiles_per_batch": batch,
+            "device": str(device)}
+
+
+CASES = {"matmul": case_matmul, "throughput": case_throughput, "tiling": case_tiling, "jax": case_jax,
+         "framework": lambda args: _framework_info(args.backend)}
+
+
+def _run_case(args, case, **extra):
+    """Run one case in a fresh Python process and return its JSON result."""
+    cmd = [sys.executable, __file__, "--case", case, "--model", args.model, "--repeats", str(args.repeats),
+           "--tile-size", str(args.tile_size), "--backend", args.backend]
+    if args.device:
+        cmd += ["--device", args.device]
+    for key, value in extra.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        msg = f"case {case} {extra} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        raise RuntimeError(msg)
+    return json.loads(lines[-1])
+
+
+# ----------------------------------------------------------------------------------------------- tables
+def table(headers, rows):
+    """A plain-text table (also valid reStructuredText 'simple table' syntax)."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    rule = "  ".join("=" * w for w in widths)
+    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), rule]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[400, 1024, 4096])
+    parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"],
+                        choices=["float32", "bfloat16"])
+    parser.add_argument("--model", default="enhance-continuum")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tile-size", type=int, default=1024)
+    parser.add_argument("--device", choices=["cpu", "gpu"])
+    parser.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
+    parser.add_argument("--no-tiling", action="store_true", help="skip the tiling-overhead section")
+    parser.add_argument("--tiling-size", type=int, default=1024, help="map size of the tiling section")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--precision", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.case:  # a subprocess: one measurement, printed as JSON
+        print(json.dumps(CASES[args.case](args)))
+        return 0
+
+    from sunpy_enhance.models import read_card
+
+    card = read_card(args.model)
+    fpp = flops_per_pixel(card)
+    machine = {**machine_info(), **_run_case(args, "framework")}
+    results = {"machine": machine, "model": card.get("name"), "model_created": card.get("created"),
+               "flops_per_input_pixel": fpp, "throughput": [], "tiling": None}
+    print("Machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
+    print(f"Model {card.get('name')} ({card['architecture']}); {fpp / 1e6:.3f} MFLOP per input pixel")
+    print(f"Backend {args.backend}, device {args.device or 'default'}, tile size {args.tile_size}")
+
+    reference = None
+    if args.backend == "tensorflow":
+        reference = _run_case(args, "matmul")["matmul_gflops"]
+        results["matmul_gflops"] = reference
+        print(f"\nReference: {MATMUL_N}x{MATMUL_N} matrix product: float32 {reference['float32']:.1f} GFLOP/s, "
+              f"bfloat16 {reference['bfloat16']:.1f} GFLOP/s")
+
+    rows = []
+    for size in args.sizes:
+        for precision in args.precisions:
+            case = "jax" if args.backend == "jax" else "throughput"
+            res = _run_case(args, case, size=size, precision=precision)
+            best = min(res["times"])
+            gflops = size * size * fpp / best / 1e9
+            frac = f"{gflops / reference['float32']:.0%}" if reference else "n/a"
+            row = {"size": size, "precision": precision, "seconds_best": best,
+                   "seconds_median": float(np.median(res["times"])), "runs": len(res["times"]),
+                   "mpix_per_s": size * size / best / 1e6, "gflops": gflops, "peak_rss_mb": res["peak_rss_mb"],
+                   "load_s": res["load_s"], **{k: res[k] for k in ("tiles_per_batch", "device") if k in res}}
+            results["throughput"].append(row)
+            rows.append([f"{size}²", precision, f"{best:.3f}", f"{row['mpix_per_s']:.3f}", f"{gflops:.0f}", frac,
+                         f"{row['peak_rss_mb']:.0f}", len(res["times"])])
+            print(f"  {size}² {precision}: {best:.3f} s", flush=True)
+    bf16 = {r["size"]: r for r in results["throughput"] if r["precision"] == "bfloat16"}
+    f32 = {r["size"]: r for r in results["throughput"] if r["precision"] == "float32"}
+    print("\nThroughput (input pixels; time = best of runs; GFLOP/s from the architecture's FLOPs)")
+    print(table(["input", "precision", "time (s)", "Mpixel/s", "GFLOP/s", "of f32 matmul", "peak RSS (MB)",
+                 "runs"], rows))
+    speedups = {s: f32[s]["seconds_best"] / bf16[s]["seconds_best"] for s in f32 if s in bf16}
+    if speedups:
+        print("bfloat16 speed-up over float32: " + ", ".join(f"{s}²: {v:.2f}x" for s, v in speedups.items()))
+        results["bf16_speedup"] = speedups
+
+    if args.backend == "tensorflow" and not args.no_tiling:
+        res = _run_case(args, "tiling", size=args.tiling_size)
+        bare = min(res["bare"])
+        rows = [["one bare model call, whole image", f"{bare:.3f}", "1.00"]]
+        for tile in (1024, 512, 256):
+            best = min(res[f"tile{tile}"])
+            rows.append([f"enhance_map, tile_size={tile}", f"{best:.3f}", f"{best / bare:.2f}"])
+        results["tiling"] = {k: min(v) for k, v in res.items()}
+        print(f"\nTiling overhead on a {args.tiling_size}² map (float32; best of runs)")
+        print(table(["", "time (s)", "ratio"], rows))
+
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
