@@ -39,12 +39,12 @@ class ReflectionPadding2D(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
-def _conv(x, filters, *, dtype, l2, activation=None, kernel_size=3, name=None):
+def _conv(x, filters, *, dtype, l2, activation=None, kernel_size=3, name=None, initializer="he_normal"):
     regularizer = keras.regularizers.L2(l2) if l2 else None
     if kernel_size > 1:
         x = ReflectionPadding2D(kernel_size // 2, dtype=dtype)(x)
     return layers.Conv2D(filters, kernel_size, padding="valid", activation=activation,
-                         kernel_initializer="he_normal", kernel_regularizer=regularizer,
+                         kernel_initializer=initializer, kernel_regularizer=regularizer,
                          dtype=dtype, name=name)(x)
 
 
@@ -102,7 +102,9 @@ def build_enhance_network(*, blocks=5, filters=64, l2=0.0, dtype="float32", name
     x = layers.Add(dtype=dtype)([x, x0])
     x = layers.UpSampling2D(2, interpolation="nearest", dtype=dtype)(x)
     x = _conv(x, filters, dtype=dtype, l2=l2, activation="relu")
-    outputs = _conv(x, 1, dtype="float32", l2=l2, kernel_size=1, name="output")
+    # The output starts at zero (the quiet-Sun level in network units) instead of at a random field
+    # ~1 in amplitude, which would cost the first epochs of training.
+    outputs = _conv(x, 1, dtype="float32", l2=l2, kernel_size=1, name="output", initializer="zeros")
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -9,7 +9,6 @@ import platform
 import time
 from pathlib import Path
 
-import astropy.units as u
 import keras
 import numpy as np
 from keras import ops
@@ -243,11 +242,27 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                      "wall_time_seconds": round(final.get("wall_seconds", 0.0), 1), "hardware": _hardware()},
         "validation_metrics": {},
     }
+    if init_weights is not None:
+        card["training"]["initialised_from"] = _previous_run(init_weights)
     if export_to is not None:
         export_model(network, export_to, card, overwrite=True)
     return card
 
 
-def pixel_scale_quantity(value):
-    """``value`` in arcsec as a Quantity (helper for the command line)."""
-    return u.Quantity(value, u.arcsec)
+def _previous_run(weights):
+    """What is known of the run that produced ``weights`` (its config and state, when next to them)."""
+    weights = Path(weights)
+    info = {"weights": weights.name, "run": weights.parent.name}
+    for name in ("config.json", "state.json"):
+        path = weights.parent / name
+        if path.exists():
+            info[name.split(".")[0]] = json.loads(path.read_text())
+    state = info.get("state", {})
+    config = info.get("config", {})
+    if state and config:
+        epochs = state["epoch"] + 1
+        info["epochs_completed"] = epochs
+        info["patches_seen"] = epochs * config["steps_per_epoch"] * config["batch_size"]
+        info["wall_time_seconds"] = round(state.get("wall_seconds", 0.0), 1)
+    return info
+

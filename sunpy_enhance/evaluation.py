@@ -1,0 +1,316 @@
+"""
+Evaluation of Enhance models: held-out frames with a known target, and real HMI data without one.
+
+Two kinds of evidence are gathered:
+
+* **Validation frames** (the held-out 30% of every high-resolution frame, degraded with the HMI PSF and
+  given the training noise): PSNR and SSIM against the 28 cm target of the network, of bicubic
+  interpolation and of the best Richardson–Lucy (best of several iteration counts), photometry
+  (mean of output vs input) and granulation contrast.
+* **Real HMI samples** (never used in training): the forward residual (output re-observed by HMI vs the
+  input), quiet-Sun contrast, photometry, the magnetic flux budget, and a comparison with the published
+  Enhance outputs: the correlation of the detail each adds over bicubic interpolation.
+"""
+import json
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from scipy import ndimage
+
+from sunpy_enhance.degrade import training_pair
+from sunpy_enhance.diagnostics import flux_budget, forward_residual, granulation_contrast, power_spectrum
+from sunpy_enhance.enhance import enhance_array
+from sunpy_enhance.models import model_directory, read_card
+from sunpy_enhance.richardson_lucy import richardson_lucy
+
+__all__ = ["bicubic_x2", "psnr", "ssim", "detail_correlation", "evaluate_model", "write_report"]
+
+#: Richardson–Lucy iteration counts tried; the best (highest PSNR) is reported.
+RL_ITERATIONS = (5, 10, 20, 40)
+#: Input pixels left out along each edge of a validation frame (mirror boundaries there).
+BORDER = 4
+
+
+def bicubic_x2(image):
+    """Cubic-spline ×2 interpolation on Enhance's grid (input pixel p at output coordinate 2p + 0.5)."""
+    return ndimage.zoom(np.asarray(image, dtype=float), 2, order=3, mode="grid-mirror", grid_mode=True)
+
+
+def psnr(estimate, truth):
+    """Peak signal-to-noise ratio in dB, the peak being the truth's range (max − min)."""
+    mse = np.mean((np.asarray(estimate) - truth) ** 2)
+    return float(10 * np.log10((truth.max() - truth.min()) ** 2 / mse))
+
+
+def ssim(estimate, truth, *, sigma=1.5):
+    """Structural similarity (Wang et al. 2004) with a Gaussian window, data range of the truth."""
+    x, y = np.asarray(estimate, dtype=float), np.asarray(truth, dtype=float)
+    data_range = y.max() - y.min()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mx, my = ndimage.gaussian_filter(x, sigma), ndimage.gaussian_filter(y, sigma)
+    sxx = ndimage.gaussian_filter(x * x, sigma) - mx**2
+    syy = ndimage.gaussian_filter(y * y, sigma) - my**2
+    sxy = ndimage.gaussian_filter(x * y, sigma) - mx * my
+    index = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
+    return float(index.mean())
+
+
+def detail_correlation(a, b, hmi):
+    """Correlation of the detail two ×2 enhancements add over bicubic interpolation of their input."""
+    base = bicubic_x2(hmi)
+    da, db = (np.asarray(a) - base).ravel(), (np.asarray(b) - base).ravel()
+    keep = np.isfinite(da) & np.isfinite(db)
+    return float(np.corrcoef(da[keep], db[keep])[0, 1])
+
+
+def _crop(image, factor=1):
+    b = BORDER * factor
+    return image[b:-b, b:-b]
+
+
+def _enhance(hmi, kind, model):
+    if kind == "continuum":
+        return enhance_array(hmi, kind=kind, model=model, quiet_sun=1.0)
+    return enhance_array(hmi * 1000.0, kind=kind, model=model) / 1000.0  # kG in, G for the API
+
+
+def _validation(kind, corpus, model, noise, seed, figures):
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for frame in corpus.validation:
+        clean, target = training_pair(frame.data, frame.pixel_scale, boundary=frame.boundary)
+        hmi = clean + noise * rng.standard_normal(clean.shape)
+        outputs = {"bicubic": bicubic_x2(hmi), "network": _enhance(hmi, kind, model)}
+        best = None
+        for n in RL_ITERATIONS:
+            rl = richardson_lucy(hmi, iterations=n)
+            score = psnr(_crop(rl, 2), _crop(target, 2))
+            if best is None or score > best[0]:
+                best = (score, n, rl)
+        outputs["richardson-lucy"] = best[2]
+        row = {"frame": frame.name, "shape": list(hmi.shape), "rl_iterations": best[1]}
+        t = _crop(target, 2)
+        for name, out in outputs.items():
+            o = _crop(out, 2)
+            row[f"psnr_{name}"] = psnr(o, t)
+            row[f"ssim_{name}"] = ssim(o, t)
+        row["photometry_network"] = float(_crop(outputs["network"], 2).mean() / _crop(hmi).mean() - 1) \
+            if kind == "continuum" else float(_crop(outputs["network"], 2).mean() - _crop(hmi).mean())
+        if kind == "continuum":
+            for name, img in (("input", hmi), ("target", target), ("network", outputs["network"])):
+                row[f"contrast_{name}"] = float(np.std(img) / np.mean(img))
+        rows.append(row)
+        fig, axes = plt.subplots(1, 5, figsize=(16, 3.8))
+        panels = [("HMI-like input", hmi), ("bicubic", outputs["bicubic"]),
+                  (f"RL ({best[1]} it.)", outputs["richardson-lucy"]), ("network", outputs["network"]),
+                  ("28 cm target", target)]
+        lo, hi = np.percentile(target, [1, 99])
+        for ax, (title, img) in zip(axes, panels):
+            ax.imshow(img, origin="lower", cmap="gray", vmin=lo, vmax=hi)
+            ax.set_title(title)
+            ax.set_axis_off()
+        fig.suptitle(frame.name)
+        path = figures / f"validation_{len(rows)}.png"
+        fig.savefig(path, dpi=80, bbox_inches="tight")
+        plt.close(fig)
+        row["figure"] = path.name
+        if len(rows) == 1:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for name, img, scale in (("input", hmi, 0.504), ("network", outputs["network"], 0.252),
+                                     ("RL", outputs["richardson-lucy"], 0.252), ("target", target, 0.252)):
+                spec = power_spectrum(img, pixel_scale=scale * u.arcsec)
+                ax.loglog(spec.frequency[1:] / scale, spec.power[1:] * scale**2, label=name)
+            ax.set_xlabel("spatial frequency (1/arcsec)")
+            ax.set_ylabel("power")
+            ax.legend()
+            fig.savefig(figures / "validation_power_spectra.png", dpi=80, bbox_inches="tight")
+            plt.close(fig)
+    return rows
+
+
+def _read_fits(path):
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        return np.asarray(next(h.data for h in hdul if h.data is not None), dtype=float)
+
+
+def _real_samples(kind, root, model, figures):
+    import matplotlib.pyplot as plt
+
+    name = {"continuum": "enhance_sample_continuum", "magnetogram": "enhance_sample_blos"}[kind]
+    hmi = _read_fits(Path(root) / "hmi" / f"{name}.fits")
+    published = _read_fits(Path(root) / "hmi" / f"{name}_published_output.fits")
+    if kind == "continuum":
+        ours = enhance_array(hmi, kind=kind, model=model, quiet_sun=1.0)
+    else:
+        ours = enhance_array(hmi, kind=kind, model=model)
+    rl = richardson_lucy(hmi, iterations=20)
+    result = {"file": f"hmi/{name}.fits", "detail_correlation_with_published": detail_correlation(ours, published, hmi)}
+    for label, out in (("network", ours), ("published", published), ("richardson-lucy-20", rl),
+                       ("bicubic", bicubic_x2(hmi))):
+        fr = forward_residual(hmi, out, border=BORDER)
+        entry = {"forward_mean_relative": fr.mean_relative, "forward_mean_pixel_relative": fr.mean_pixel_relative,
+                 "forward_rms": fr.rms}
+        if kind == "continuum":
+            entry["quiet_sun_contrast"] = granulation_contrast(out, pixel_scale=0.252 * u.arcsec)
+            entry["photometry"] = float(np.mean(out) / np.mean(hmi) - 1)
+        else:
+            budget = flux_budget(hmi, out)
+            entry["unsigned_flux_ratio"] = budget.unsigned_ratio
+            entry["signed_flux_change_over_unsigned"] = float(
+                (budget.output_signed - budget.input_signed) / budget.input_unsigned)
+        result[label] = entry
+    if kind == "continuum":
+        result["input_quiet_sun_contrast"] = granulation_contrast(hmi, pixel_scale=0.504 * u.arcsec)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
+    lim = np.percentile(np.abs(published), 99.5)
+    norm = {"vmin": -lim, "vmax": lim} if kind == "magnetogram" else dict(zip(("vmin", "vmax"),
+                                                                             np.percentile(published, [0.5, 99.5])))
+    for ax, (title, img) in zip(axes, (("HMI", hmi), ("published Enhance", published), ("this model", ours),
+                                       ("Richardson-Lucy 20", rl))):
+        ax.imshow(img, origin="lower", cmap="gray", **norm)
+        ax.set_title(title)
+        ax.set_axis_off()
+    fig.savefig(figures / f"real_{kind}.png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    result["figure"] = f"real_{kind}.png"
+    return result
+
+
+def evaluate_model(kind, shared_root, output_dir, *, model=None, seed=0):
+    """
+    Evaluate an Enhance model on the held-out corpus and the real HMI samples; write a Markdown report.
+
+    Parameters
+    ----------
+    kind : {"continuum", "magnetogram"}
+    shared_root : `os.PathLike`
+        The shared data folder (``../shared/data``) holding the corpus and the HMI samples.
+    output_dir : `os.PathLike`
+        Where ``report.md``, ``metrics.json`` and the figures go.
+    model : str or `os.PathLike`, optional
+        Bundled model name or directory; default ``"enhance-<kind>"``.
+    seed : int, optional
+        Seed of the validation noise.
+
+    Returns
+    -------
+    dict
+        The metrics (also in ``metrics.json``).
+    """
+    import matplotlib
+
+    matplotlib.use("agg")
+    from sunpy_enhance.training.corpus import shared_corpus
+
+    model = model or f"enhance-{kind}"
+    card = read_card(model_directory(model))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    corpus = shared_corpus(shared_root, kind)
+    noise = card.get("training", {}).get("noise") or (1e-3 if kind == "continuum" else 1e-2)
+    metrics = {"model": card.get("name"), "kind": kind, "noise": noise,
+               "validation": _validation(kind, corpus, model, noise, seed, output_dir),
+               "real_hmi": _real_samples(kind, shared_root, model, output_dir)}
+    metrics["summary"] = _summary(kind, metrics)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_report(metrics, output_dir / "report.md")
+    return metrics
+
+
+def _summary(kind, metrics):
+    val = metrics["validation"]
+    real = metrics["real_hmi"]
+    s = {
+        "min_psnr_gain_over_bicubic_db": min(r["psnr_network"] - r["psnr_bicubic"] for r in val),
+        "min_psnr_gain_over_best_rl_db": min(r["psnr_network"] - r["psnr_richardson-lucy"] for r in val),
+        "forward_residual_real": real["network"]["forward_mean_pixel_relative" if kind == "continuum"
+                                                 else "forward_rms"],
+        "detail_correlation_with_published": real["detail_correlation_with_published"],
+    }
+    if kind == "continuum":
+        s["max_abs_photometry_validation"] = max(abs(r["photometry_network"]) for r in val)
+        s["photometry_real"] = real["network"]["photometry"]
+        s["quiet_sun_contrast_real"] = real["network"]["quiet_sun_contrast"]
+    else:
+        s["unsigned_flux_ratio_real"] = real["network"]["unsigned_flux_ratio"]
+        s["signed_flux_change_over_unsigned_real"] = real["network"]["signed_flux_change_over_unsigned"]
+    return s
+
+
+_TARGETS = {
+    "continuum": [
+        ("PSNR gain over bicubic, every validation frame (dB)", "min_psnr_gain_over_bicubic_db", ">= 3",
+         lambda v: v >= 3),
+        ("PSNR gain over best RL, every validation frame (dB)", "min_psnr_gain_over_best_rl_db", ">= 1.5",
+         lambda v: v >= 1.5),
+        ("|mean output / mean input - 1|, validation", "max_abs_photometry_validation", "<= 0.002",
+         lambda v: v <= 0.002),
+        ("mean output / mean input - 1, real sample", "photometry_real", "|.| <= 0.002", lambda v: abs(v) <= 0.002),
+        ("forward residual, real sample (mean relative)", "forward_residual_real", "<= 0.010", lambda v: v <= 0.010),
+        ("quiet-Sun contrast, real sample", "quiet_sun_contrast_real", "0.065-0.08", lambda v: 0.065 <= v <= 0.08),
+        ("detail correlation with published", "detail_correlation_with_published", ">= 0.8", lambda v: v >= 0.8),
+    ],
+    "magnetogram": [
+        ("PSNR gain over bicubic, every validation frame (dB)", "min_psnr_gain_over_bicubic_db", "(no target)",
+         None),
+        ("PSNR gain over best RL, every validation frame (dB)", "min_psnr_gain_over_best_rl_db", "(no target)",
+         None),
+        ("forward residual, real sample (G rms)", "forward_residual_real", "<= 20", lambda v: v <= 20),
+        ("unsigned flux ratio output/input, real sample", "unsigned_flux_ratio_real", "0.95-1.3",
+         lambda v: 0.95 <= v <= 1.3),
+        ("signed-flux change / unsigned flux, real sample", "signed_flux_change_over_unsigned_real", "|.| <= 0.03",
+         lambda v: abs(v) <= 0.03),
+        ("detail correlation with published", "detail_correlation_with_published", "(no target)", None),
+    ],
+}
+
+
+def targets_table(kind, summary):
+    """Rows (what, measured, target, met) of the issue's targets for a summary."""
+    rows = []
+    for what, key, target, check in _TARGETS[kind]:
+        value = summary[key]
+        met = "" if check is None else ("yes" if check(value) else "NO")
+        rows.append((what, value, target, met))
+    return rows
+
+
+def write_report(metrics, path):
+    """Write the Markdown report of `evaluate_model`."""
+    kind = metrics["kind"]
+    lines = [f"# Evaluation of `{metrics['model']}` ({kind})", "",
+             f"Validation inputs carry Gaussian noise of {metrics['noise']} (network units).", "",
+             "## Targets", "", "| quantity | measured | target | met |", "|---|---|---|---|"]
+    for what, value, target, met in targets_table(kind, metrics["summary"]):
+        lines.append(f"| {what} | {value:.4g} | {target} | {met} |")
+    lines += ["", "## Held-out validation frames", "",
+              "| frame | PSNR bicubic | PSNR RL (it.) | PSNR network | SSIM bicubic | SSIM RL | SSIM network |",
+              "|---|---|---|---|---|---|---|"]
+    for r in metrics["validation"]:
+        lines.append(f"| {r['frame']} | {r['psnr_bicubic']:.2f} | {r['psnr_richardson-lucy']:.2f} "
+                     f"({r['rl_iterations']}) | {r['psnr_network']:.2f} | {r['ssim_bicubic']:.3f} | "
+                     f"{r['ssim_richardson-lucy']:.3f} | {r['ssim_network']:.3f} |")
+    if kind == "continuum":
+        lines += ["", "| frame | contrast input | contrast network | contrast target | photometry |",
+                  "|---|---|---|---|---|"]
+        for r in metrics["validation"]:
+            lines.append(f"| {r['frame']} | {r['contrast_input']:.4f} | {r['contrast_network']:.4f} | "
+                         f"{r['contrast_target']:.4f} | {r['photometry_network']:+.4f} |")
+    lines += [""] + [f"![{r['frame']}]({r['figure']})" for r in metrics["validation"]]
+    lines += ["", "![power spectra](validation_power_spectra.png)", "", "## Real HMI sample", ""]
+    real = metrics["real_hmi"]
+    lines.append(f"File `{real['file']}`; detail correlation with the published Enhance output: "
+                 f"{real['detail_correlation_with_published']:.3f}.")
+    lines += ["", "| output | " + " | ".join(k for k in real["network"]) + " |",
+              "|---|" + "---|" * len(real["network"])]
+    for label in ("network", "published", "richardson-lucy-20", "bicubic"):
+        lines.append(f"| {label} | " + " | ".join(f"{v:.4g}" for v in real[label].values()) + " |")
+    if "input_quiet_sun_contrast" in real:
+        lines.append(f"\nInput quiet-Sun contrast: {real['input_quiet_sun_contrast']:.4f}.")
+    lines += ["", f"![real]({real['figure']})", ""]
+    Path(path).write_text("\n".join(lines))
