@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 #: Memory one worker needs for 1024² tiles of a full-disk image (measured peak RSS about 2.5 GB, plus margin).
 WORKER_MEMORY = 3.5e9
 
+#: How long to wait for a scheduler given by address.
+CONNECT_TIMEOUT = "30s"
+
 # The TensorFlow thread counts this process was configured with by `_configure_threads`.
 _THREADS = None
 
@@ -148,7 +151,7 @@ def _connect(client, n_workers, intra_op_threads):
             msg = "n_workers applies to a local cluster only; give either a scheduler address or n_workers."
             raise ValueError(msg)
         try:
-            return Client(str(client), timeout="30s"), True
+            return Client(str(client), timeout=CONNECT_TIMEOUT), True
         except OSError as exc:
             msg = (f"Cannot reach the Dask scheduler at {client!r} ({exc}); is `dask scheduler` running there, "
                    "and is the address (e.g. tcp://host:8786) right?")

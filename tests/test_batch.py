@@ -2,7 +2,10 @@
 Batch enhancement on a Dask LocalCluster (2 worker processes): same outputs as the serial path, failures
 retried then reported while the rest finish, re-runs skip, one model load per worker, the CLI.
 """
+import importlib.util
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -100,7 +103,8 @@ def test_scheduler_address_and_enhance_files_forwarding(tmp_path, magnetograms, 
         enhance_batch(magnetograms, tmp_path / "x", client=client, n_workers=3, model=model)
 
 
-def test_bad_scheduler_address(tmp_path, magnetograms):
+def test_bad_scheduler_address(tmp_path, magnetograms, monkeypatch):
+    monkeypatch.setattr("sunpy_enhance.batch.CONNECT_TIMEOUT", "2s")
     with pytest.raises(OSError, match="Cannot reach the Dask scheduler"):
         enhance_batch(magnetograms, tmp_path / "x", client="tcp://127.0.0.1:1")
 
@@ -163,3 +167,50 @@ def test_tiled_batches_equal_single_tiles(tiny_enhance_models):
     with pytest.raises(ValueError, match="batch_size"):
         apply_tiled(net, image, tile_size=40, margin=16, batch_size=0)
 
+
+
+def test_bfloat16_batch_identical_to_serial(tmp_path, magnetograms, client, tiny_enhance_models):
+    """The mixed-precision path runs on the workers too, with the same result as in this process."""
+    model = tiny_enhance_models["magnetogram"]
+    serial = enhance_files(magnetograms[:2], tmp_path / "serial", model=model, precision="bfloat16")
+    dask = enhance_batch(magnetograms[:2], tmp_path / "dask", client=client, model=model, precision="bfloat16")
+    f32 = enhance_files(magnetograms[:1], tmp_path / "f32", model=model)
+    for a, b in zip(serial.maps(), dask.maps(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+        assert "(bfloat16)" in str(b.meta["history"]).replace("\n", "")
+    difference = np.abs(serial.maps()[0].data - f32.maps()[0].data)
+    assert 0 < difference.max() < 50  # G: rounded differently, but the same image
+
+
+def test_keras_model_runs_on_jax_backend(tmp_path, tiny_enhance_models):
+    """
+    Where TensorFlow is absent (e.g. GPU machines with only JAX), the bundled Keras weights run on Keras 3's
+    JAX backend: same output as the TensorFlow SavedModel, also with batched tiles.
+    """
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    from sunpy_enhance.models import load_model
+    from sunpy_enhance.tiling import apply_tiled
+
+    model = tiny_enhance_models["continuum"]
+    image = (0.04 * np.random.default_rng(6).standard_normal((90, 100))).astype(np.float32)
+    np.save(tmp_path / "in.npy", image)
+    script = (
+        "import sys, numpy as np, keras\n"
+        "assert keras.backend.backend() == 'jax', keras.backend.backend()\n"
+        "from sunpy_enhance.models import load_model\n"
+        "from sunpy_enhance.tiling import apply_tiled\n"
+        "net = load_model(sys.argv[1])\n"
+        "assert net.keras_model is not None\n"
+        "image = np.load(sys.argv[2])\n"
+        "np.save(sys.argv[3], apply_tiled(net, image, tile_size=40, margin=16, batch_size=3))\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", script, str(model), str(tmp_path / "in.npy"),
+                           str(tmp_path / "out.npy")], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    on_jax = np.load(tmp_path / "out.npy")
+    on_tf = apply_tiled(load_model(model), image, tile_size=40, margin=16)
+    assert on_jax.shape == (180, 200)
+    np.testing.assert_allclose(on_jax, on_tf, atol=1e-5)
