@@ -74,7 +74,6 @@ extlinks = {"doi": ("https://doi.org/%s", "doi:%s"), "arxiv": ("https://arxiv.or
 
 # numpydoc renders the docstrings; automodapi lists the members, so numpydoc must not list them again.
 numpydoc_show_class_members = False
-numpydoc_attributes_as_param_list = False
 automodapi_toctreedirnm = "api"
 automodsumm_inherited_members = False
 autodoc_typehints = "none"

@@ -148,6 +148,7 @@ def _enhance_card_rst(card):
         ("Wall time, hardware", machine),
         ("Created", card.get("created")),
     ])
+    lines += _metrics_rst(card.get("validation_metrics"))
     if epochs is not None and configured and epochs < configured:
         limit = f" (the run has a time limit of {training['max_minutes']} min)" if training.get("max_minutes") else ""
         lines += [".. note::", "",
@@ -173,6 +174,35 @@ def _enhance_card_rst(card):
         if extra:
             lines += [f"**Augmentation:** {_escape('; '.join(extra))}.", ""]
     return lines
+
+
+def _flatten(metrics, prefix=""):
+    """Scalar entries of a nested dict as (dotted key, value); lists are summarised by their length."""
+    rows = []
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += _flatten(value, prefix=f"{name}.")
+        elif isinstance(value, (list, tuple)):
+            if value and not isinstance(value[0], (dict, list, tuple)):
+                rows.append((name, value))
+            else:
+                rows.append((name, f"{len(value)} entries (see the card)"))
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def _metrics_rst(metrics):
+    """A table of a card's validation metrics (its ``summary`` when there is one)."""
+    if not metrics:
+        return []
+    shown = metrics.get("summary", metrics) if isinstance(metrics, dict) else {}
+    rows = _flatten(shown) if isinstance(shown, dict) else []
+    if not rows:
+        return []
+    lines = ["**Validation metrics** recorded in the card (`sunpy_enhance.evaluation`):", ""]
+    return lines + _field_table(rows)
 
 
 def _denoise_card_rst(card):
@@ -323,7 +353,7 @@ class TowncrierDraftDirective(SphinxDirective):
 # API reference pages
 
 #: Order of the reference pages; public modules not listed come after these, alphabetically.
-REFERENCE_ORDER = ("enhance", "normalize", "header", "tiling", "models", "network", "psf", "degrade",
+REFERENCE_ORDER = ("enhance", "normalize", "header", "tiling", "models", "evaluation", "network", "psf", "degrade",
                    "richardson_lucy", "diagnostics", "visualization", "sample", "denoise", "training", "files",
                    "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
 
@@ -406,7 +436,7 @@ def _help(parser):
     import os
 
     old = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"
+    os.environ["COLUMNS"] = "82"
     try:
         return parser.format_help()
     finally:
@@ -428,13 +458,66 @@ def _is_our_reference(node):
     return module.startswith("sunpy_enhance") and "." not in target.lstrip("~.") and not hasattr(builtins, target)
 
 
+def _existing_undocumented(node):
+    """
+    The object a reference to this package names, if it exists although it is not documented (not in
+    its module's ``__all__``, e.g. a module constant a docstring mentions); None for a real broken link.
+    """
+    import importlib
+
+    target = node.get("reftarget", "").lstrip("~.")
+    candidates = []
+    if target.startswith("sunpy_enhance"):
+        parts = target.split(".")
+        candidates = [(".".join(parts[:i]), parts[i:]) for i in range(len(parts) - 1, 0, -1)]
+    elif node.get("py:module"):
+        # The docstring of an object re-exported by a package (``sunpy_enhance.denoise.build_unet``) is
+        # read in the package's context; its names live in the submodule that defines it.
+        package = node["py:module"]
+        candidates = [(package, target.split("."))]
+        candidates += [(name, target.split(".")) for name in sorted(sys.modules)
+                       if name.startswith(package + ".")]
+    for module_name, attributes in candidates:
+        try:
+            obj = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        try:
+            for attribute in attributes:
+                obj = getattr(obj, attribute)
+        except AttributeError:
+            continue
+        return obj
+    return None
+
+
 def _warn_missing_reference(app, domain, node):
-    """Return True (no warning) for unresolved references to other packages' objects."""
+    """
+    Decide whether an unresolved Python reference is worth a warning (with ``-W``, a failed build).
+
+    * references to other packages' objects (sunpy, astropy, numpy, ...) are never an error: offline,
+      intersphinx cannot resolve them, and they are rendered as code;
+    * references to objects of this package that exist but are not part of the documented API (not in
+      ``__all__``) are rendered as code, and listed at the end of the build;
+    * references to names of this package that do not exist are errors.
+    """
     if domain is None or domain.name != "py":
         return None
-    if _is_our_reference(node):
-        return None
-    return True
+    if not _is_our_reference(node):
+        return True
+    if _existing_undocumented(node) is not None:
+        undocumented = app.env.__dict__.setdefault("sunpy_enhance_undocumented", set())
+        undocumented.add((node.get("reftarget"), node.get("refdoc")))
+        return True
+    return None
+
+
+def _report_undocumented(app, exception):
+    undocumented = getattr(app.env, "sunpy_enhance_undocumented", set())
+    if exception is None and undocumented:
+        names = ", ".join(sorted({target for target, _ in undocumented}))
+        logger.info(f"sunpy-enhance docs: references to objects outside the documented API, shown "
+                    f"without a link: {names}")
 
 
 def _record_documented_name(app, what, name, obj, options, lines):
@@ -494,5 +577,6 @@ def setup(app):
     app.connect("autodoc-process-docstring", _record_documented_name)
     app.connect("env-merge-info", _merge_aliases)
     app.connect("missing-reference", _resolve_alias)
+    app.connect("build-finished", _report_undocumented)
     app.add_css_file("sunpy_enhance.css")
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

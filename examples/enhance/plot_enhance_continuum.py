@@ -21,6 +21,7 @@ what Enhance is trained to reproduce. With real data you would start from
    HMI quiet Sun (3.7%). The network was trained on simulations and observations of the real Sun
    (see :ref:`models`), so the agreement with the "truth" below is indicative only.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -54,8 +55,13 @@ print(hmi.instrument, hmi.measurement, hmi.unit, hmi.data.shape, hmi.scale.axis1
 # on a grid that overlays the input exactly.
 enhanced = enhance_map(hmi)
 print(enhanced.data.shape, enhanced.scale.axis1, repr(enhanced.unit))
-print("quiet-Sun level used:", enhanced.meta["enhqsun"], "DN/s; model:", enhanced.meta["enhmodel"],
-      enhanced.meta["enhmdate"])
+print(
+    "quiet-Sun level used:",
+    enhanced.meta["enhqsun"],
+    "DN/s; model:",
+    enhanced.meta["enhmodel"],
+    enhanced.meta["enhmdate"],
+)
 
 ###############################################################################
 # Side by side, on the same world coordinates:
@@ -64,7 +70,8 @@ plt.show()
 
 ###############################################################################
 # For a quantitative comparison we put the input in the same units as the output, I/Ic: divide by
-# the limb-darkening law at each pixel and by the quiet-Sun level that `enhance_map` used.
+# the limb-darkening law at each pixel and by the quiet-Sun level that
+# `~sunpy_enhance.enhance.enhance_map` used.
 mu = mu_from_map(hmi)
 hmi_ic = hmi.data / limb_darkening(mu) / enhanced.meta["enhqsun"]
 
@@ -73,22 +80,35 @@ hmi_ic = hmi.data / limb_darkening(mu) / enhanced.meta["enhqsun"]
 # diffraction-limited telescope (an Airy pattern at 6173 Å) with 0.252″ pixels, on the output's grid.
 fine_scale = HMI_PIXEL_SCALE / 4
 scene = synthetic_scene((150, 150), kind="continuum", seed=3)
-truth = observe(scene, fine_scale, airy_psf(fine_scale), ENHANCED_PIXEL_SCALE, origin=(-0.5, -0.5),
-                shape=(300, 300))
+truth = observe(
+    scene,
+    fine_scale,
+    airy_psf(fine_scale),
+    ENHANCED_PIXEL_SCALE,
+    origin=(-0.5, -0.5),
+    shape=(300, 300),
+)
 truth = truth / np.mean(truth[quiet_sun_mask(truth, pixel_scale=ENHANCED_PIXEL_SCALE)])
 
 ###############################################################################
 # A close-up of the penumbra and the granulation next to it, all three on the same intensity scale.
 # The enhanced image shows the granules and the lanes between them that HMI blurs, close to what the
 # 28 cm telescope sees.
-rows, cols = slice(40, 100), slice(20, 80)  # in HMI pixels
-zooms = [(hmi_ic[rows, cols], "HMI, 0.504″/px"),
-         (enhanced.data[2 * rows.start:2 * rows.stop, 2 * cols.start:2 * cols.stop], "Enhanced, 0.252″/px"),
-         (truth[2 * rows.start:2 * rows.stop, 2 * cols.start:2 * cols.stop], "28 cm telescope (truth)")]
-fig, axes = plt.subplots(1, 3, figsize=(12, 4.4), sharex=True, sharey=True)
+zoom = np.s_[40:100, 20:80]  # HMI pixels
+zoom2 = np.s_[80:200, 40:160]  # the same field in output pixels
+zooms = [
+    (hmi_ic[zoom], "HMI, 0.504″/px"),
+    (enhanced.data[zoom2], "Enhanced, 0.252″/px"),
+    (truth[zoom2], "28 cm telescope (truth)"),
+]
+fig, axes = plt.subplots(
+    1, 3, figsize=(12, 4.4), sharex=True, sharey=True, layout="constrained"
+)
 extent = [0, 60 * 0.504, 0, 60 * 0.504]
 for ax, (image, title) in zip(axes, zooms):
-    im = ax.imshow(image, origin="lower", cmap="gray", vmin=0.55, vmax=1.3, extent=extent)
+    im = ax.imshow(
+        image, origin="lower", cmap="gray", vmin=0.55, vmax=1.3, extent=extent
+    )
     ax.set_title(title)
     ax.set_xlabel("arcsec")
 axes[0].set_ylabel("arcsec")
@@ -102,9 +122,15 @@ plt.show()
 # telescope's limit, and extends the spectrum to the new Nyquist frequency (2 arcsec⁻¹).
 box = np.s_[90:150, 80:150]
 box2 = np.s_[180:300, 160:300]
-spectra = [power_spectrum(hmi_ic, pixel_scale=HMI_PIXEL_SCALE, region=box, normalize="mean"),
-           power_spectrum(enhanced.data, pixel_scale=ENHANCED_PIXEL_SCALE, region=box2, normalize="mean"),
-           power_spectrum(truth, pixel_scale=ENHANCED_PIXEL_SCALE, region=box2, normalize="mean")]
+spectra = [
+    power_spectrum(hmi_ic, pixel_scale=HMI_PIXEL_SCALE, region=box, normalize="mean"),
+    power_spectrum(
+        enhanced.data, pixel_scale=ENHANCED_PIXEL_SCALE, region=box2, normalize="mean"
+    ),
+    power_spectrum(
+        truth, pixel_scale=ENHANCED_PIXEL_SCALE, region=box2, normalize="mean"
+    ),
+]
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 plot_power_spectra(spectra, ["HMI input", "Enhanced", "28 cm telescope (truth)"], ax=ax)
 ax.axvline(1 / (2 * 0.504), color="gray", ls=":", lw=1)
@@ -120,11 +146,15 @@ plt.show()
 c_in = granulation_contrast(hmi_ic, pixel_scale=HMI_PIXEL_SCALE)
 c_out = granulation_contrast(enhanced)
 c_truth = granulation_contrast(truth, pixel_scale=ENHANCED_PIXEL_SCALE)
-print(f"granulation contrast: HMI {100 * c_in:.2f}%   enhanced {100 * c_out:.2f}%   "
-      f"28 cm truth {100 * c_truth:.2f}%")
+print(
+    f"granulation contrast: HMI {100 * c_in:.2f}%   enhanced {100 * c_out:.2f}%   "
+    f"28 cm truth {100 * c_truth:.2f}%"
+)
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-plot_granulation_region(hmi_ic, quiet_sun_mask(hmi_ic, pixel_scale=HMI_PIXEL_SCALE), ax=axes[0])
+plot_granulation_region(
+    hmi_ic, quiet_sun_mask(hmi_ic, pixel_scale=HMI_PIXEL_SCALE), ax=axes[0]
+)
 axes[0].set_title(f"HMI: quiet-Sun contrast {100 * c_in:.2f}%")
 plot_granulation_region(enhanced.data, quiet_sun_mask(enhanced), ax=axes[1])
 axes[1].set_title(f"Enhanced: quiet-Sun contrast {100 * c_out:.2f}%")
@@ -136,8 +166,10 @@ plt.show()
 # difference between a 28 cm image and the true scene; the paper reports about 4% for Enhance.
 # Two HMI pixels along each edge are left out: the re-observation cannot see beyond the field.
 result = forward_residual(hmi_ic, enhanced, border=2)
-print(f"mean |re-observed − input| / mean input: {100 * result.mean_relative:.2f}%; "
-      f"rms {result.rms:.4f} Ic")
+print(
+    f"mean |re-observed − input| / mean input: {100 * result.mean_relative:.2f}%; "
+    f"rms {result.rms:.4f} Ic"
+)
 fig, ax = plt.subplots(figsize=(6, 5))
 plot_forward_residual(result, ax=ax)
 plt.show()
@@ -147,4 +179,11 @@ plt.show()
 # `sunpy_enhance.io.save_map_atomic`, which never leaves a partial file behind. Its header records what
 # was done:
 print("\n".join(str(enhanced.meta["history"]).splitlines()[-2:]))
-print({key: enhanced.meta[key] for key in ("enhver", "enhmodel", "enhmdate", "crpix1", "cdelt1")})
+print(
+    {
+        key: enhanced.meta[key]
+        for key in ("enhver", "enhmodel", "enhmdate", "crpix1", "cdelt1")
+    }
+)
+
+# sphinx_gallery_thumbnail_number = 2

@@ -17,6 +17,7 @@ other:
 
 See :ref:`guide-alternatives` for when to prefer which.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 import sunpy.map
@@ -40,8 +41,14 @@ fine_scale = HMI_PIXEL_SCALE / 4
 def truth_of(shape, kind, seed):
     """The synthetic scene behind a sample map, seen by a 28 cm telescope at 0.252″/px."""
     scene = synthetic_scene(shape, kind=kind, seed=seed)
-    return observe(scene, fine_scale, airy_psf(fine_scale), ENHANCED_PIXEL_SCALE, origin=(-0.5, -0.5),
-                   shape=(2 * shape[0], 2 * shape[1]))
+    return observe(
+        scene,
+        fine_scale,
+        airy_psf(fine_scale),
+        ENHANCED_PIXEL_SCALE,
+        origin=(-0.5, -0.5),
+        shape=(2 * shape[0], 2 * shape[1]),
+    )
 
 
 ###############################################################################
@@ -52,7 +59,9 @@ def truth_of(shape, kind, seed):
 # in I/Ic.
 hmi = synthetic_hmi_map("continuum", shape=(120, 120), seed=11)
 enhanced = enhance_map(hmi)
-normalised = sunpy.map.Map(hmi.data / limb_darkening(mu_from_map(hmi)) / enhanced.meta["enhqsun"], hmi.meta)
+normalised = sunpy.map.Map(
+    hmi.data / limb_darkening(mu_from_map(hmi)) / enhanced.meta["enhqsun"], hmi.meta
+)
 rl = richardson_lucy_map(normalised, iterations=20)
 bilinear = upsample_bilinear_x2(normalised.data)
 truth = truth_of((120, 120), "continuum", 11)
@@ -62,12 +71,24 @@ truth = truth / np.median(truth)
 # The same quiet-Sun corner in each image, on one intensity scale. RL sharpens the granulation but
 # also turns the input's noise into small bright and dark specks.
 corner = np.s_[0:100, 140:240]  # output pixels
-panels = [(bilinear, "HMI, bilinear ×2"), (rl.data, "Richardson–Lucy, 20 iterations"),
-          (enhanced.data, "Enhance"), (truth, "28 cm telescope (truth)")]
-fig, axes = plt.subplots(1, 4, figsize=(14, 3.9), sharex=True, sharey=True, layout="constrained")
+panels = [
+    (bilinear, "HMI, bilinear ×2"),
+    (rl.data, "Richardson–Lucy, 20 iterations"),
+    (enhanced.data, "Enhance"),
+    (truth, "28 cm telescope (truth)"),
+]
+fig, axes = plt.subplots(
+    1, 4, figsize=(14, 3.9), sharex=True, sharey=True, layout="constrained"
+)
 for ax, (image, title) in zip(axes, panels):
-    im = ax.imshow(image[corner], origin="lower", cmap="gray", vmin=0.8, vmax=1.2,
-                   extent=[0, 100 * 0.252, 0, 100 * 0.252])
+    im = ax.imshow(
+        image[corner],
+        origin="lower",
+        cmap="gray",
+        vmin=0.8,
+        vmax=1.2,
+        extent=[0, 100 * 0.252, 0, 100 * 0.252],
+    )
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("arcsec")
 axes[0].set_ylabel("arcsec")
@@ -77,21 +98,29 @@ plt.show()
 ###############################################################################
 # Power spectra of that quiet-Sun corner, the forward residual of each method (its output re-observed
 # by HMI, compared with the input) and its rms error against the truth.
-spectra = [power_spectrum(image, pixel_scale=ENHANCED_PIXEL_SCALE, region=corner, normalize="mean")
-           for image, _ in panels]
+spectra = [
+    power_spectrum(
+        image, pixel_scale=ENHANCED_PIXEL_SCALE, region=corner, normalize="mean"
+    )
+    for image, _ in panels
+]
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 plot_power_spectra(spectra, [title for _, title in panels], ax=ax)
 ax.set_title("Quiet-Sun power spectra")
 plt.show()
 
-print(f"{'method':32s} {'forward residual':>17s} {'rms error vs truth':>19s} {'QS contrast':>12s}")
+print(
+    f"{'method':32s} {'forward residual':>17s} {'rms error vs truth':>19s} {'QS contrast':>12s}"
+)
 for image, title in panels[:3]:
     residual = forward_residual(normalised.data, image, border=3).mean_relative
     error = np.sqrt(np.mean((image[6:-6, 6:-6] - truth[6:-6, 6:-6]) ** 2))
     contrast = granulation_contrast(image[corner], region=np.s_[:, :])
     print(f"{title:32s} {100 * residual:16.2f}% {error:18.4f}  {100 * contrast:10.2f}%")
-print(f"{'28 cm telescope (truth)':32s} {'':>17s} {'':>19s} "
-      f"{100 * granulation_contrast(truth[corner], region=np.s_[:, :]):10.2f}%")
+print(
+    f"{'28 cm telescope (truth)':32s} {'':>17s} {'':>19s} "
+    f"{100 * granulation_contrast(truth[corner], region=np.s_[:, :]):10.2f}%"
+)
 
 ###############################################################################
 # Magnetogram: noise
@@ -104,14 +133,24 @@ enhanced_b = enhance_map(hmi_b)
 rl_b = richardson_lucy_map(hmi_b, iterations=20)
 truth_b = truth_of((120, 120), "magnetogram", 12)
 weak = np.abs(truth_b) < 5  # output pixels where the 28 cm field is below 5 G
-for name, image in (("HMI, bilinear ×2", upsample_bilinear_x2(hmi_b.data)), ("Richardson–Lucy", rl_b.data),
-                    ("Enhance", enhanced_b.data)):
+for name, image in (
+    ("HMI, bilinear ×2", upsample_bilinear_x2(hmi_b.data)),
+    ("Richardson–Lucy", rl_b.data),
+    ("Enhance", enhanced_b.data),
+):
     print(f"{name:20s} rms in weak-field pixels: {np.std(image[weak]):6.1f} G")
 
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), sharex=True, sharey=True, layout="constrained")
-for ax, (image, title) in zip(axes, ((upsample_bilinear_x2(hmi_b.data), "HMI, bilinear ×2"),
-                                     (rl_b.data, "Richardson–Lucy, 20 iterations"),
-                                     (enhanced_b.data, "Enhance"))):
+fig, axes = plt.subplots(
+    1, 3, figsize=(13, 4.4), sharex=True, sharey=True, layout="constrained"
+)
+for ax, (image, title) in zip(
+    axes,
+    (
+        (upsample_bilinear_x2(hmi_b.data), "HMI, bilinear ×2"),
+        (rl_b.data, "Richardson–Lucy, 20 iterations"),
+        (enhanced_b.data, "Enhance"),
+    ),
+):
     im = ax.imshow(image, origin="lower", cmap="gray", vmin=-300, vmax=300)
     ax.set_title(title)
 fig.colorbar(im, ax=axes, label="B$_{LOS}$ [G] (saturated at ±300 G)", shrink=0.9)

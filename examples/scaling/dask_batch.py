@@ -16,6 +16,7 @@ interrupted batch is resumed by running the same call again.
    :ref:`sphx_glr_generated_gallery_jsoc_jsoc_fetch_and_enhance.py`). To try it without downloads, the
    first cell writes a few synthetic HMI-like files instead.
 """
+
 from pathlib import Path
 
 import sunpy.map
@@ -64,7 +65,9 @@ print(enhance_batch(paths, "hmi_enhanced", n_workers=2))
 # Options of `~sunpy_enhance.enhance.enhance_map` go through: a model, bfloat16 arithmetic (about twice
 # as fast on CPUs with AVX-512/AMX and on GPUs), a tile size. Here into another folder, so nothing is
 # skipped.
-report_bf16 = enhance_batch(paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=1024)
+report_bf16 = enhance_batch(
+    paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=1024
+)
 print(report_bf16)
 
 ###############################################################################
@@ -112,5 +115,7 @@ print(first, second, sep="\n")
 # `sunpy_enhance.files.enhance_file` for each input.
 serial = enhance_files(paths, "hmi_enhanced_serial")
 print(serial)
-same = (sunpy.map.Map(serial.outputs[0]).data == sunpy.map.Map(report.outputs[0]).data).all()
+same = (
+    sunpy.map.Map(serial.outputs[0]).data == sunpy.map.Map(report.outputs[0]).data
+).all()
 print("serial and Dask outputs identical:", same)

@@ -1,7 +1,7 @@
 """
-===========================================
+=============================================
 Training a small Enhance model on your frames
-===========================================
+=============================================
 
 The bundled models learned from particular simulations and observations (see :ref:`models`). If you
 have better high-resolution frames (a simulation of the phenomenon you study, observations from a large
@@ -23,6 +23,7 @@ pixel scales) or `~sunpy_enhance.training.Frame` (arrays), or run the same train
 
 See :ref:`retraining` for the choices that matter (frames, normalisation, noise, length of training).
 """
+
 import tempfile
 from pathlib import Path
 
@@ -49,20 +50,40 @@ for note in corpus.notes:
 # The settings: a small network, small patches, a few hundred patches in all. Everything else
 # (learning rate schedule, ℓ2 regularisation, the 10⁻³ Ic input noise) follows the published recipe
 # (see `~sunpy_enhance.training.TrainingConfig`).
-config = TrainingConfig(kind="continuum", blocks=2, filters=16, patch_size=24, batch_size=8,
-                        steps_per_epoch=12, epochs=8, learning_rate=1e-3, phases=2,
-                        validation_count=16, validation_size=20, forward_per_batch=2, seed=0)
+config = TrainingConfig(
+    kind="continuum",
+    blocks=2,
+    filters=16,
+    patch_size=24,
+    batch_size=8,
+    steps_per_epoch=12,
+    epochs=8,
+    learning_rate=1e-3,
+    phases=2,
+    validation_count=16,
+    validation_size=20,
+    forward_per_batch=2,
+    seed=0,
+)
 
 ###############################################################################
 # Train. ``run_dir`` receives checkpoints and a CSV log; running the same call again resumes from the
 # last checkpoint (here a temporary folder: use a real one for real runs). ``export_to`` writes the
 # best checkpoint as a model directory with its card, usable wherever a bundled model name is.
 work = Path(tempfile.mkdtemp(prefix="sunpy-enhance-training-"))
-card = train_enhance(corpus, work / "run", config, export_to=work / "model", model_name="tiny-continuum",
-                     verbose=0)
+card = train_enhance(
+    corpus,
+    work / "run",
+    config,
+    export_to=work / "model",
+    model_name="tiny-continuum",
+    verbose=0,
+)
 t = card["training"]
-print(f"{t['epochs_completed']} epochs, {t['patches_seen']} patches in {t['wall_time_seconds']:.0f} s; "
-      f"best held-out MSE {t['best_validation_mse']:.2e} at epoch {t['best_epoch'] + 1}")
+print(
+    f"{t['epochs_completed']} epochs, {t['patches_seen']} patches in {t['wall_time_seconds']:.0f} s; "
+    f"best held-out MSE {t['best_validation_mse']:.2e} at epoch {t['best_epoch'] + 1}"
+)
 
 ###############################################################################
 # The learning curve, from the run's ``log.csv``: the training loss (which includes the
@@ -81,7 +102,12 @@ plt.show()
 
 ###############################################################################
 # The exported model carries its card, like the bundled ones:
-print({key: read_card(work / "model")[key] for key in ("name", "kind", "architecture", "upscale")})
+print(
+    {
+        key: read_card(work / "model")[key]
+        for key in ("name", "kind", "architecture", "upscale")
+    }
+)
 
 ###############################################################################
 # Apply it exactly like a bundled model, by passing its directory as ``model=``, and compare with the
@@ -91,9 +117,11 @@ tiny = enhance_map(hmi, model=work / "model")
 bundled = enhance_map(hmi)
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained")
-panels = [(hmi.data / np.nanmedian(hmi.data), "HMI-like input (÷ median)"),
-          (tiny.data, "tiny model, 1 minute of training"),
-          (bundled.data, "bundled enhance-continuum")]
+panels = [
+    (hmi.data / np.nanmedian(hmi.data), "HMI-like input (÷ median)"),
+    (tiny.data, "tiny model, 1 minute of training"),
+    (bundled.data, "bundled enhance-continuum"),
+]
 for ax, (image, title) in zip(axes, panels):
     low, high = np.percentile(image, [1, 99])
     ax.imshow(image, origin="lower", cmap="gray", vmin=low, vmax=high)
@@ -104,9 +132,13 @@ plt.show()
 ###############################################################################
 # Their quiet-Sun power spectra (away from the spot) show how far each goes beyond HMI's resolution.
 region_in, region_out = np.s_[0:45, 55:100], np.s_[0:90, 110:200]
-spectra = [power_spectrum(hmi, region=region_in, normalize="mean"),
-           power_spectrum(tiny, region=region_out, normalize="mean"),
-           power_spectrum(bundled, region=region_out, normalize="mean")]
+spectra = [
+    power_spectrum(hmi, region=region_in, normalize="mean"),
+    power_spectrum(tiny, region=region_out, normalize="mean"),
+    power_spectrum(bundled, region=region_out, normalize="mean"),
+]
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 plot_power_spectra(spectra, ["HMI-like input", "tiny model", "bundled model"], ax=ax)
 plt.show()
+
+# sphinx_gallery_thumbnail_number = 2
