@@ -114,8 +114,11 @@ def _configure_threads(intra_op_threads):
     global _THREADS
     if intra_op_threads is None or _THREADS == intra_op_threads:
         return
-    import tensorflow as tf
-
+    try:
+        import tensorflow as tf
+    except ImportError:  # Keras on another backend (e.g. JAX on a GPU machine): nothing to set
+        _THREADS = intra_op_threads
+        return
     try:
         tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
         tf.config.threading.set_inter_op_parallelism_threads(1)
