@@ -145,6 +145,22 @@ def case_matmul(args):
     return {"matmul_gflops": out}
 
 
+def case_matmul_jax(args):
+    import jax
+    import jax.numpy as jnp
+
+    out = {}
+    n = 8192 if jax.devices()[0].platform == "gpu" else MATMUL_N
+    for dtype in ("float32", "bfloat16"):
+        a = jax.random.normal(jax.random.PRNGKey(1), (n, n), dtype=dtype)
+        b = jax.random.normal(jax.random.PRNGKey(2), (n, n), dtype=dtype)
+        product = jax.jit(jnp.matmul)
+        product(a, b).block_until_ready()
+        times = _timed(lambda a=a, b=b: product(a, b).block_until_ready(), 5)
+        out[dtype] = 2 * n**3 / min(times) / 1e9
+    return {"matmul_gflops": out, "matmul_n": n}
+
+
 def _device(device):
     import contextlib
 
@@ -242,7 +258,7 @@ def case_jax(args):
             "device": str(device)}
 
 
-CASES = {"matmul": case_matmul, "throughput": case_throughput, "tiling": case_tiling, "jax": case_jax,
+CASES = {"matmul": case_matmul, "matmul_jax": case_matmul_jax, "throughput": case_throughput, "tiling": case_tiling, "jax": case_jax,
          "framework": lambda args: _framework_info(args.backend)}
 
 
@@ -308,12 +324,14 @@ def main(argv=None):
     print(f"Model {card.get('name')} ({card['architecture']}); {fpp / 1e6:.3f} MFLOP per input pixel")
     print(f"Backend {args.backend}, device {args.device or 'default'}, tile size {args.tile_size}")
 
-    reference = None
-    if args.backend == "tensorflow":
-        reference = _run_case(args, "matmul")["matmul_gflops"]
-        results["matmul_gflops"] = reference
-        print(f"\nReference: {MATMUL_N}x{MATMUL_N} matrix product: float32 {reference['float32']:.1f} GFLOP/s, "
-              f"bfloat16 {reference['bfloat16']:.1f} GFLOP/s")
+    measured = _run_case(args, "matmul" if args.backend == "tensorflow" else "matmul_jax")
+    reference = results["matmul_gflops"] = measured["matmul_gflops"]
+    n = measured.get("matmul_n", MATMUL_N)
+    print(f"\nReference: {n}x{n} matrix product: float32 {reference['float32']:.1f} GFLOP/s, "
+          f"bfloat16 {reference['bfloat16']:.1f} GFLOP/s (framework defaults: on recent NVIDIA GPUs JAX "
+          "computes float32 products with TF32 tensor cores)" if args.backend == "jax" else
+          f"\nReference: {n}x{n} matrix product: float32 {reference['float32']:.1f} GFLOP/s, "
+          f"bfloat16 {reference['bfloat16']:.1f} GFLOP/s")
 
     rows = []
     for size in args.sizes:
@@ -322,7 +340,7 @@ def main(argv=None):
             res = _run_case(args, case, size=size, precision=precision)
             best = min(res["times"])
             gflops = size * size * fpp / best / 1e9
-            frac = f"{gflops / reference['float32']:.0%}" if reference else "n/a"
+            frac = f"{gflops / reference['float32']:.0%}"
             row = {"size": size, "precision": precision, "seconds_best": best,
                    "seconds_median": float(np.median(res["times"])), "runs": len(res["times"]),
                    "mpix_per_s": size * size / best / 1e6, "gflops": gflops, "peak_rss_mb": res["peak_rss_mb"],
@@ -330,7 +348,8 @@ def main(argv=None):
             results["throughput"].append(row)
             rows.append([f"{size}²", precision, f"{best:.3f}", f"{row['mpix_per_s']:.3f}", f"{gflops:.0f}", frac,
                          f"{row['peak_rss_mb']:.0f}", len(res["times"])])
-            print(f"  {size}² {precision}: {best:.3f} s", flush=True)
+            extra = f" on {res['device']}, {res['tiles_per_batch']} tile(s) per batch" if "device" in res else ""
+            print(f"  {size}² {precision}: {best:.3f} s{extra}", flush=True)
     bf16 = {r["size"]: r for r in results["throughput"] if r["precision"] == "bfloat16"}
     f32 = {r["size"]: r for r in results["throughput"] if r["precision"] == "float32"}
     print("\nThroughput (input pixels; time = best of runs; GFLOP/s from the architecture's FLOPs)")
