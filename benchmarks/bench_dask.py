@@ -26,7 +26,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inference import machine_info, table  # noqa: E402
+from bench_inference import machine_info, table
 
 
 def make_inputs(workdir, n_files, size):

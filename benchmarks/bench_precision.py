@@ -24,7 +24,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_inference import machine_info, table  # noqa: E402
+from bench_inference import machine_info, table
 
 NOISE = {"continuum": (1e-3, "Ic"), "magnetogram": (10.0, "G")}
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hmi"

@@ -23,7 +23,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from sunpy_enhance.files import EnhanceReport, FileRecord, _enhance_or_record
 
-__all__ = ["enhance_batch", "default_workers", "local_client"]
+__all__ = ["default_workers", "enhance_batch", "local_client"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def default_workers(memory_per_worker=WORKER_MEMORY):
     Parameters
     ----------
     memory_per_worker : float, optional
-        Bytes one worker needs (default `WORKER_MEMORY`, for full-disk images in 1024² tiles).
+        Bytes one worker needs (default ``WORKER_MEMORY``, for full-disk images in 1024² tiles).
 
     Returns
     -------

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["FileRecord", "EnhanceReport", "output_path", "enhance_file", "enhance_files"]
+__all__ = ["EnhanceReport", "FileRecord", "enhance_file", "enhance_files", "output_path"]
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ border end at the border, where the network sees the same reflection padding as 
 """
 import numpy as np
 
-__all__ = ["tile_slices", "apply_tiled", "tiles_per_batch"]
+__all__ = ["apply_tiled", "tile_slices", "tiles_per_batch"]
 
 
 def _starts(n, core):

@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-import sunpy.map
 from jsoc_server import write_hmi_file
 
 from sunpy_enhance.batch import _local_threads, default_workers, enhance_batch, local_client

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
 
-__all__ = ["register", "run", "collect_inputs"]
+__all__ = ["collect_inputs", "register", "run"]
 
 _PATTERNS = ("*.fits", "*.fits.gz", "*.fits.fz", "*.fts", "*.fit")
 
