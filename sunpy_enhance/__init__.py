@@ -2,8 +2,10 @@
 sunpy-enhance: sharper SDO/HMI data.
 
 Deconvolution and ×2 super-resolution of HMI continuum images and line-of-sight magnetograms with the
-Enhance network (Díaz Baso & Asensio Ramos 2018), and self-supervised denoising of polarimetric images and
-magnetograms with uncertainties (Díaz Baso et al. 2019).
+Enhance network (Díaz Baso & Asensio Ramos 2018, A&A 614, A5), the Richardson–Lucy baseline, and
+self-supervised denoising of polarimetric images and magnetograms with uncertainties (Díaz Baso,
+de la Cruz Rodríguez & Danilovic 2019, A&A 629, A99). JSOC download helpers live in `sunpy_enhance.jsoc`,
+Dask batch processing in `sunpy_enhance.batch`, diagnostics in `sunpy_enhance.diagnostics`.
 """
 from importlib.metadata import PackageNotFoundError, version
 
@@ -12,4 +14,27 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from sunpy_enhance.denoise import denoise, denoise_cube, denoise_map
+from sunpy_enhance.enhance import classify_map, enhance_array, enhance_map
+from sunpy_enhance.exceptions import SunpyEnhanceUserWarning, SunpyEnhanceWarning
+from sunpy_enhance.files import enhance_file, enhance_files
+from sunpy_enhance.models import available_models, load_model
+from sunpy_enhance.richardson_lucy import richardson_lucy, richardson_lucy_map
+
+__all__ = [
+    "SunpyEnhanceUserWarning",
+    "SunpyEnhanceWarning",
+    "__version__",
+    "available_models",
+    "classify_map",
+    "denoise",
+    "denoise_cube",
+    "denoise_map",
+    "enhance_array",
+    "enhance_file",
+    "enhance_files",
+    "enhance_map",
+    "load_model",
+    "richardson_lucy",
+    "richardson_lucy_map",
+]
