@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
+from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
 
 __all__ = ["register", "run"]
 
@@ -51,7 +52,8 @@ def register(subparsers):
     enh.add_argument("--enhance", action="store_true", help="enhance the files after downloading them")
     enh.add_argument("--enhanced-dir", type=Path, help="folder for *.enhanced.fits (default OUTPUT/enhanced)")
     enh.add_argument("--model", help="bundled model name or model directory")
-    enh.add_argument("--tile-size", type=int, default=1024, help="tile side in input pixels (default 1024)")
+    enh.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
+                        help=f"tile side in input pixels (default {DEFAULT_TILE_SIZE})")
     enh.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     enh.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     enh.add_argument("--keep-input-units", action="store_true",
