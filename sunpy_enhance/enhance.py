@@ -3,7 +3,6 @@ Enhance SDO/HMI continuum images and line-of-sight magnetograms: deconvolution a
 """
 import contextlib
 
-import astropy.units as u
 import numpy as np
 from scipy import ndimage
 
@@ -12,6 +11,7 @@ from sunpy_enhance.header import add_provenance, refined_meta
 from sunpy_enhance.models import load_model, model_directory, read_card
 from sunpy_enhance.normalize import limb_darkening, mu_from_map, quiet_sun_level
 from sunpy_enhance.tiling import apply_tiled
+from sunpy_enhance.validation import check_hmi_map
 
 __all__ = ["DEFAULT_TILE_SIZE", "KINDS", "LIMB_MU", "classify_map", "enhance_array", "enhance_map"]
 
@@ -22,10 +22,6 @@ LIMB_MU = 0.3
 #: Default tile side (input pixels): a 768² tile needs ~2.5 GB with the published network in float32, so a
 #: 4096² full disk stays under ~4 GB, while the overlap costs only ~6-9% extra computation.
 DEFAULT_TILE_SIZE = 768
-#: Accepted deviation of the pixel scale from HMI's 0.504″ before a map is refused.
-SCALE_TOLERANCE = 0.03
-
-_HMI_SCALE = 0.504
 
 
 def classify_map(smap):
@@ -63,27 +59,6 @@ def classify_map(smap):
            f"(CONTENT={smap.meta.get('content')!r}, BUNIT={smap.meta.get('bunit')!r}); "
            "pass kind='continuum' or kind='magnetogram'.")
     raise ValueError(msg)
-
-
-def _check_map(smap, *, allow_non_hmi, allow_any_scale):
-    instrument = " ".join(str(smap.meta.get(k, "")) for k in ("instrume", "telescop", "detector")).upper()
-    if "HMI" not in instrument and not allow_non_hmi:
-        msg = (f"This map is not from SDO/HMI (INSTRUME={smap.meta.get('instrume')!r}); the Enhance networks are "
-               "trained on HMI's PSF and pixel scale and would give wrong results on other instruments. "
-               "Pass allow_non_hmi=True if your data are HMI-like (0.504\"/px, ~1.1\" resolution at 6173 Å).")
-        raise ValueError(msg)
-    if allow_any_scale:
-        return
-    try:
-        scale = u.Quantity([smap.scale.axis1, smap.scale.axis2]).to_value(u.arcsec / u.pix)
-    except u.UnitConversionError:
-        scale = None
-    if scale is None or not np.all(np.abs(np.abs(scale) / _HMI_SCALE - 1) < SCALE_TOLERANCE):
-        msg = (f"The map's pixel scale ({smap.scale.axis1}, {smap.scale.axis2}) is not HMI's native 0.504\"/px; "
-               "the networks are trained for that scale only. Use native-resolution helioprojective HMI data "
-               "(not resampled or remapped, e.g. not SHARP CEA), or pass allow_any_scale=True if you know the "
-               "sampling is equivalent.")
-        raise ValueError(msg)
 
 
 def _fill_nan(image):
@@ -269,7 +244,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     """
     import sunpy.map
 
-    _check_map(smap, allow_non_hmi=allow_non_hmi, allow_any_scale=allow_any_scale)
+    check_hmi_map(smap, allow_non_hmi=allow_non_hmi, allow_any_scale=allow_any_scale,
+                  consequence="the Enhance networks are trained on HMI's PSF and pixel scale and would give wrong "
+                              "results")
     kind = kind or classify_map(smap)
     if kind not in KINDS:
         msg = f"kind must be one of {KINDS}, not {kind!r}."

@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE
 from sunpy_enhance.psf import hmi_psf
+from sunpy_enhance.validation import HMI_SCALE_TOLERANCE, check_hmi_map
 
 __all__ = ["upsample_bilinear_x2", "richardson_lucy", "richardson_lucy_map"]
 
@@ -27,8 +28,6 @@ __all__ = ["upsample_bilinear_x2", "richardson_lucy", "richardson_lucy_map"]
 _DAMPING_EXPONENT = 10
 # Largest FFT side used for one tile; bounds the FFT work memory (~2 × 2240² × 8 bytes per buffer).
 _DEFAULT_MAX_FFT = 2048
-# Accepted relative deviation of a map's scale from 0.504″ (the tolerance of enhance_map).
-_SCALE_TOLERANCE = 0.03
 # Offset given to signed data, in units of max |data|, when the caller does not choose one.
 _SIGNED_OFFSET_FACTOR = 10.0
 
@@ -422,10 +421,6 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     return out
 
 
-def _map_scale(smap):
-    return u.Quantity([smap.scale.axis1, smap.scale.axis2]).to_value(u.arcsec / u.pix)
-
-
 def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=None, offset=None,
                         allow_non_hmi=False, allow_any_scale=False, max_fft_size=_DEFAULT_MAX_FFT, workers=1):
     """
@@ -497,22 +492,11 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
 
     from sunpy_enhance.header import add_provenance, refined_meta
 
-    instrument = " ".join(str(smap.meta.get(k, "")) for k in ("instrume", "telescop", "detector")).upper()
-    if "HMI" not in instrument and not allow_non_hmi:
-        msg = (f"This map is not from SDO/HMI (INSTRUME={smap.meta.get('instrume')!r}): the HMI PSF does not "
-               "describe it. Pass allow_non_hmi=True to deconvolve it with the HMI PSF anyway.")
-        raise ValueError(msg)
-    try:
-        scale = np.abs(_map_scale(smap))
-    except u.UnitConversionError:
-        scale = None
+    scale = check_hmi_map(smap, allow_non_hmi=allow_non_hmi, allow_any_scale=allow_any_scale,
+                          consequence="the HMI PSF would not describe it or would be sampled wrongly (with "
+                                      "allow_any_scale the PSF is sampled at half the map's scale)")
     hmi = HMI_PIXEL_SCALE.to_value(u.arcsec)
-    if scale is None or not np.all(np.abs(scale / hmi - 1) < _SCALE_TOLERANCE):
-        if not allow_any_scale:
-            msg = (f"The map's pixel scale ({smap.scale.axis1}, {smap.scale.axis2}) is not HMI's native "
-                   "0.504\"/px: the PSF would be sampled wrongly. Use native-resolution helioprojective HMI "
-                   "data, or pass allow_any_scale=True to sample the PSF at half the map's scale.")
-            raise ValueError(msg)
+    if scale is None or not np.all(np.abs(scale / hmi - 1) < HMI_SCALE_TOLERANCE):
         if psf is None:
             if scale is None:
                 msg = "The map's pixel scale is not an angle; pass psf= sampled at the output's scale."
