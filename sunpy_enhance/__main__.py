@@ -1,5 +1,7 @@
+"""``python -m sunpy_enhance``: the ``sunpy-enhance`` command line."""
 import sys
 
 from sunpy_enhance.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
