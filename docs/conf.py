@@ -156,7 +156,8 @@ sphinx_gallery_conf = {
     "min_reported_time": 5,
     "show_memory": False,
     "reset_modules": ("matplotlib",),
-    "capture_repr": ("_repr_html_", "__repr__"),
+    # Only what the examples print is shown, not the repr of a cell's last expression (an Axes, ...).
+    "capture_repr": (),
 }
 
 # -- Local extension settings -----------------------------------------------------------------------

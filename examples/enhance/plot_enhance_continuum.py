@@ -22,6 +22,7 @@ what Enhance is trained to reproduce. With real data you would start from
    (see :ref:`models`), so the agreement with the "truth" below is indicative only.
 """
 
+import astropy.units as u
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -118,8 +119,10 @@ plt.show()
 ###############################################################################
 # Spatial power spectra of a quiet-Sun box away from the spot (the paper's Fig. 5). Plotted against
 # angular frequency, the spectra of the 0.504″ and 0.252″ images line up. HMI's power falls steeply
-# above about 0.5 arcsec⁻¹ (its PSF); the enhanced image restores power there, up to the 28 cm
-# telescope's limit, and extends the spectrum to the new Nyquist frequency (2 arcsec⁻¹).
+# above about 0.5 arcsec⁻¹ (its PSF). A good enhancement follows the 28 cm telescope's spectrum:
+# power restored between 0.5 and 1 arcsec⁻¹, and beyond HMI's Nyquist frequency (1 arcsec⁻¹) only
+# as much as the 28 cm telescope sees. Power above the truth's means the network adds structure that
+# is not in the scene (noise or artefacts); power below it, that it leaves the image too smooth.
 box = np.s_[90:150, 80:150]
 box2 = np.s_[180:300, 160:300]
 spectra = [
@@ -138,6 +141,17 @@ ax.text(1 / (2 * 0.504), ax.get_ylim()[0] * 3, " HMI Nyquist", color="gray")
 ax.set_title("Quiet-Sun power spectra")
 plt.show()
 
+
+def band_power(spectrum, low, high):
+    """Mean power between two spatial frequencies (arcsec⁻¹)."""
+    frequency = spectrum.spatial_frequency.to_value(1 / u.arcsec)
+    return spectrum.power[(frequency >= low) & (frequency < high)].mean()
+
+
+for low, high in ((0.5, 1.0), (1.0, 2.0)):
+    ratio = band_power(spectra[1], low, high) / band_power(spectra[2], low, high)
+    print(f"{low}–{high} arcsec⁻¹: enhanced / truth power = {ratio:.2f}")
+
 ###############################################################################
 # Granulation contrast σ_I/⟨I⟩ of the quiet Sun. `~sunpy_enhance.diagnostics.quiet_sun_mask` picks
 # the pixels automatically (away from the spot, its surroundings and the field's edges); the orange
@@ -150,6 +164,8 @@ print(
     f"granulation contrast: HMI {100 * c_in:.2f}%   enhanced {100 * c_out:.2f}%   "
     f"28 cm truth {100 * c_truth:.2f}%"
 )
+restored = (c_out - c_in) / (c_truth - c_in)
+print(f"the enhancement restores {100 * restored:.0f}% of the contrast HMI loses")
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
 plot_granulation_region(

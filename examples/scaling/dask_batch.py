@@ -15,6 +15,11 @@ interrupted batch is resumed by running the same call again.
    reads files you have to download first (see
    :ref:`sphx_glr_generated_gallery_jsoc_jsoc_fetch_and_enhance.py`). To try it without downloads, the
    first cell writes a few synthetic HMI-like files instead.
+
+Dask starts its workers as new Python processes, which import this script again. As a script, the
+work must therefore be done only in the main process: that is what the ``if MAIN:`` lines are for
+(``MAIN`` is ``__name__ == "__main__"``). In a notebook or an interactive session you can leave them
+out.
 """
 
 from pathlib import Path
@@ -26,17 +31,19 @@ from sunpy_enhance.files import enhance_files
 from sunpy_enhance.io import save_map_atomic
 from sunpy_enhance.sample import synthetic_hmi_map
 
+MAIN = __name__ == "__main__"  # False in the worker processes Dask starts
+
 ###############################################################################
 # Some input files. With real data these are the FITS files `sunpy_enhance.jsoc.fetch_hmi` or
 # ``Fido.fetch`` downloaded; here, six synthetic HMI-like continuum cutouts.
 raw = Path("hmi_raw")
-raw.mkdir(exist_ok=True)
-paths = []
-for i in range(6):
-    path = raw / f"synthetic_{i}.continuum.fits"
-    if not path.exists():
-        save_map_atomic(synthetic_hmi_map("continuum", shape=(256, 256), seed=i), path)
-    paths.append(path)
+paths = [raw / f"synthetic_{i}.continuum.fits" for i in range(6)]
+if MAIN:
+    raw.mkdir(exist_ok=True)
+    for i, path in enumerate(paths):
+        if not path.exists():
+            hmi = synthetic_hmi_map("continuum", shape=(256, 256), seed=i)
+            save_map_atomic(hmi, path)
 
 ###############################################################################
 # On one machine
@@ -44,31 +51,37 @@ for i in range(6):
 # Without a ``client``, `~sunpy_enhance.batch.enhance_batch` starts a local cluster for the call, one
 # worker process per core (fewer if memory is short: a full-disk image in 1024² tiles needs about
 # 3.5 GB per worker), shares the cores out as TensorFlow threads, and shuts it down at the end.
-print("workers this machine can run:", default_workers())
-report = enhance_batch(paths, "hmi_enhanced", progress=True)
-print(report)
+if MAIN:
+    print("workers this machine can run:", default_workers())
+    report = enhance_batch(paths, "hmi_enhanced", progress=True)
+    print(report)
 
 ###############################################################################
 # The report has one record per input, in order, with what happened and how long it took; the
 # outputs are ``<name>.enhanced.fits`` in the output folder.
-for record in report:
-    print(f"{Path(record.source).name:32s} {record.status:8s} {record.seconds:6.1f} s")
-maps = report.maps()
-print(maps[0].scale, maps[0].meta["enhmodel"])
+if MAIN:
+    for record in report:
+        print(
+            f"{Path(record.source).name:32s} {record.status:8s} {record.seconds:6.1f} s"
+        )
+    maps = report.maps()
+    print(maps[0].scale, maps[0].meta["enhmodel"])
 
 ###############################################################################
 # Run it again: everything is already done, so every file is skipped in an instant. After an
 # interruption (a killed job, a full disk) only the missing outputs are made.
-print(enhance_batch(paths, "hmi_enhanced", n_workers=2))
+if MAIN:
+    print(enhance_batch(paths, "hmi_enhanced", n_workers=2))
 
 ###############################################################################
 # Options of `~sunpy_enhance.enhance.enhance_map` go through: a model, bfloat16 arithmetic (about twice
 # as fast on CPUs with AVX-512/AMX and on GPUs), a tile size. Here into another folder, so nothing is
 # skipped.
-report_bf16 = enhance_batch(
-    paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=1024
-)
-print(report_bf16)
+if MAIN:
+    report_bf16 = enhance_batch(
+        paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=1024
+    )
+    print(report_bf16)
 
 ###############################################################################
 # Reusing a cluster
@@ -76,15 +89,16 @@ print(report_bf16)
 # Starting workers and loading TensorFlow takes a few seconds per worker. When you process several
 # batches, start the cluster once with `~sunpy_enhance.batch.local_client` and pass the client; it
 # is left open for the next call. Its dashboard shows the tasks as they run.
-client = local_client(n_workers=2, dashboard_address=":8787")
-try:
-    print("dashboard:", client.dashboard_link)
-    first = enhance_batch(paths[:3], "hmi_enhanced_reused", client=client)
-    second = enhance_batch(paths[3:], "hmi_enhanced_reused", client=client)
-finally:
-    client.close()
-    client.cluster.close()
-print(first, second, sep="\n")
+if MAIN:
+    client = local_client(n_workers=2, dashboard_address=":8787")
+    try:
+        print("dashboard:", client.dashboard_link)
+        first = enhance_batch(paths[:3], "hmi_enhanced_reused", client=client)
+        second = enhance_batch(paths[3:], "hmi_enhanced_reused", client=client)
+    finally:
+        client.close()
+        client.cluster.close()
+    print(first, second, sep="\n")
 
 ###############################################################################
 # Many machines
@@ -113,9 +127,9 @@ print(first, second, sep="\n")
 # `sunpy_enhance.files.enhance_files` does the same in this process, one file after the other, with
 # the same report and the same skipping of finished files. The outputs are identical: both call
 # `sunpy_enhance.files.enhance_file` for each input.
-serial = enhance_files(paths, "hmi_enhanced_serial")
-print(serial)
-same = (
-    sunpy.map.Map(serial.outputs[0]).data == sunpy.map.Map(report.outputs[0]).data
-).all()
-print("serial and Dask outputs identical:", same)
+if MAIN:
+    serial = enhance_files(paths, "hmi_enhanced_serial")
+    print(serial)
+    dask_output = sunpy.map.Map(report.outputs[0]).data
+    serial_output = sunpy.map.Map(serial.outputs[0]).data
+    print("serial and Dask outputs identical:", (dask_output == serial_output).all())
