@@ -7,13 +7,15 @@ Richardson–Lucy (RL) deconvolution is the classical way to undo a known point 
 is what JSOC uses for its deconvolved HMI products (``hmi.Ic_45s_dcon``, ``hmi.M_45s_dcon``). This
 example runs both methods on the same HMI-like continuum cutout and magnetogram, on the same ×2 output
 grid, and compares them with the answer (the synthetic scene seen by a 28 cm telescope) and with each
-other:
+other. What Díaz Baso & Asensio Ramos (2018) found on real HMI data, and what to look for here:
 
-* RL fits the data: its output, observed again by HMI, reproduces the input almost exactly (the paper
-  reports < 1%), but it amplifies noise as it iterates;
-* Enhance does not fit the data exactly (the paper reports about 4%), but it has learned what solar
-  scenes look like, and does not amplify noise the way RL does (the paper reports about 80 G of
-  small-scale noise added by RL to a magnetogram with 10 G of noise).
+* RL fits the data: its output, observed again by HMI, reproduces the input almost exactly (they
+  report < 1%), but it amplifies noise as it iterates (about 80 G of small-scale noise added to a
+  magnetogram with 10 G of noise);
+* Enhance does not fit the data exactly (about 4%), because it draws on what it learned of solar
+  scenes, and it does not amplify the noise the way RL does.
+
+The numbers printed below are this run's, with the installed models, on synthetic data.
 
 See :ref:`guide-alternatives` for when to prefer which.
 """
