@@ -353,7 +353,7 @@ class TowncrierDraftDirective(SphinxDirective):
 # API reference pages
 
 #: Order of the reference pages; public modules not listed come after these, alphabetically.
-REFERENCE_ORDER = ("enhance", "normalize", "header", "tiling", "models", "evaluation", "network", "psf", "degrade",
+REFERENCE_ORDER = ("enhance", "validation", "normalize", "header", "tiling", "models", "evaluation", "network", "psf", "degrade",
                    "richardson_lucy", "diagnostics", "visualization", "sample", "denoise", "training", "files",
                    "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
 

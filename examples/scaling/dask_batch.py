@@ -49,8 +49,8 @@ if MAIN:
 # On one machine
 # --------------
 # Without a ``client``, `~sunpy_enhance.batch.enhance_batch` starts a local cluster for the call, one
-# worker process per core (fewer if memory is short: a full-disk image in 1024² tiles needs about
-# 3.5 GB per worker), shares the cores out as TensorFlow threads, and shuts it down at the end.
+# worker process per core (fewer if memory is short: each worker is budgeted a few GB for full-disk
+# images), shares the cores out as TensorFlow threads, and shuts it down at the end.
 if MAIN:
     print("workers this machine can run:", default_workers())
     report = enhance_batch(paths, "hmi_enhanced", progress=True)
@@ -79,7 +79,7 @@ if MAIN:
 # skipped.
 if MAIN:
     report_bf16 = enhance_batch(
-        paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=1024
+        paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=512
     )
     print(report_bf16)
 
