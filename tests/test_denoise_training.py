@@ -229,3 +229,26 @@ def test_read_images_reads_shared_sharp_and_idl(shared_data):
     sharp = sorted((shared_data / "hmi" / "sharp").glob("*1445*magnetogram.fits"))[0]
     assert read_images(sharp).shape == (105, 163)
     assert read_images(shared_data / "hinode" / "Bpar.idl").shape == (128, 128)
+
+
+def test_blind_spot_model_is_exported_and_applied_blind(tmp_path):
+    from sunpy_enhance.denoise import denoise
+
+    rng = np.random.default_rng(8)
+    noisy = smooth_scene(64) + 0.5 * rng.standard_normal((64, 64))
+    src = SingleImageSource(noisy, noise=0.5)
+    model, state = train_denoiser(src, tmp_path / "run", steps=2, batch_size=2, patch_size=16,
+                                  architecture={"channels": 4, "depth": 2, "bayesian": True}, progress=False)
+    path = export_denoiser(model, tmp_path / "model", name="bs", description="", noise=0.5, unit="",
+                           state=state, data="one noisy image", held_out="none")
+    assert read_card(path)["input"]["blind_spot"] == {"cell": 4, "radius": 2}
+    out, sigma = denoise(noisy, model=path, noise=0.5, uncertainty=True)
+    assert out.shape == noisy.shape and np.isfinite(out).all()
+    # The pixel's own value is weighed back in with the Gaussian posterior: its standard deviation is
+    # always below the noise.
+    assert np.all(sigma < 0.5) and np.all(sigma > 0)
+    plain_model, plain_state = train_denoiser(src, tmp_path / "run2", steps=1, batch_size=2, patch_size=16,
+                                              architecture=TINY, progress=False)
+    with pytest.raises(ValueError, match="variance head"):
+        export_denoiser(plain_model, tmp_path / "m2", name="x", description="", noise=0.5, unit="",
+                        state=plain_state, data="", held_out="")

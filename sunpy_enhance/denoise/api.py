@@ -95,6 +95,7 @@ class _Network:
         self.model.load_weights(self.directory / "model.weights.h5")
         self.default_noise = self.card.get("input", {}).get("noise")
         self.unit = self.card.get("input", {}).get("unit", "")
+        self.blind_spot = self.card.get("input", {}).get("blind_spot")
 
     def reset_dropout(self, seed):
         """Restart the Monte-Carlo dropout masks from ``seed`` (reproducible epistemic maps)."""
@@ -178,6 +179,50 @@ def _run_images(net, images, *, tile_size, batch_size, samples, want_var, rng_se
     return (mean[crop], None if alea is None else alea[crop], None if epis is None else epis[crop])
 
 
+def _run_blind_spot(net, images, *, cell, radius, tile_size, batch_size, rng_seed, progress):
+    """
+    Inference with a network trained by blind-spot masking (noise units).
+
+    Each pixel is predicted from its neighbours only, as in training: ``cell²`` passes, each hiding one
+    pixel per ``cell × cell`` block behind the value of a random neighbour, give the prediction ``μ``
+    and the variance ``s²`` of the clean value at the hidden pixels. The pixel's own noisy value ``x``
+    is then put back with the Gaussian posterior for unit noise (Laine et al. 2019):
+    ``(μ + s² x) / (1 + s²)``, variance ``s² / (1 + s²)``. Without it a blind-spot network blurs
+    strong, sharp signals that it cannot predict from the neighbours.
+    """
+    n, h, w = images.shape
+    rng = np.random.default_rng(rng_seed)
+    offsets = np.array([(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+                        if (dy, dx) != (0, 0)])
+    mu = np.empty_like(images)
+    prior = np.empty_like(images)
+    for oy in range(cell):
+        for ox in range(cell):
+            yy, xx = np.meshgrid(np.arange(oy, h, cell), np.arange(ox, w, cell), indexing="ij")
+            yy, xx = yy.ravel(), xx.ravel()
+            off = offsets[rng.integers(len(offsets), size=yy.size)]
+            sy, sx = yy + off[:, 0], xx + off[:, 1]
+            sy = np.where((sy < 0) | (sy > h - 1), yy - off[:, 0], sy).clip(0, h - 1)
+            sx = np.where((sx < 0) | (sx > w - 1), xx - off[:, 1], sx).clip(0, w - 1)
+            masked = np.array(images, copy=True)
+            masked[:, yy, xx] = images[:, sy, sx]
+            m, v, _ = _run_images(net, masked, tile_size=tile_size, batch_size=batch_size, samples=0,
+                                  want_var=True, rng_seed=rng_seed, progress=progress)
+            mu[:, yy, xx] = m[:, yy, xx]
+            prior[:, yy, xx] = v[:, yy, xx]
+    mean = (mu + prior * images) / (1.0 + prior)
+    return mean, prior / (1.0 + prior), None
+
+
+def _predict(net, images, *, samples, want_var, tile_size, batch_size, rng_seed, progress):
+    """Mean, aleatoric and epistemic variances (noise units) of a stack of noise-scaled images."""
+    if net.blind_spot:
+        return _run_blind_spot(net, images, cell=int(net.blind_spot["cell"]), radius=int(net.blind_spot["radius"]),
+                               tile_size=tile_size, batch_size=batch_size, rng_seed=rng_seed, progress=progress)
+    return _run_images(net, images, samples=samples, want_var=want_var, tile_size=tile_size,
+                       batch_size=batch_size, rng_seed=rng_seed, progress=progress)
+
+
 def _check_uncertainty_arg(uncertainty):
     if uncertainty not in (False, True, "components"):
         msg = f"uncertainty must be False, True or 'components', not {uncertainty!r}."
@@ -212,7 +257,7 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
     samples : int, optional
         Monte-Carlo dropout passes for the epistemic part of the uncertainty (0: aleatoric only; the
         published authors found the epistemic part about ten times smaller). The denoised image itself
-        is always the deterministic pass.
+        is always the deterministic pass. Ignored by blind-spot models (below).
     tile_size : int, optional
         Images larger than this are processed in overlapping tiles of this size (memory).
     batch_size : int, optional
@@ -239,6 +284,10 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
 
     Notes
     -----
+    A model trained by blind-spot masking alone (its card has ``input.blind_spot``) predicts each pixel
+    from its neighbours in ``cell²`` masked passes and then weighs the pixel's own value back in with
+    the Gaussian posterior for the known noise (Laine et al. 2019); its uncertainty is that posterior's.
+
     The network sees ``array / noise``: it was trained on white noise of unit variance in these units,
     so a model trained at one noise level applies at another, as long as the signal, measured in units
     of the noise, looks like what it was trained on. The uncertainty is that of the first pass. It is
@@ -247,8 +296,10 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
 
     References
     ----------
-    Díaz Baso, C. J., de la Cruz Rodríguez, J., Danilovic, S. 2019, A&A 629, A99,
-    :doi:`10.1051/0004-6361/201936069`
+    * Díaz Baso, C. J., de la Cruz Rodríguez, J., Danilovic, S. 2019, A&A 629, A99,
+      :doi:`10.1051/0004-6361/201936069`
+    * Laine, S., Karras, T., Lehtinen, J., Aila, T. 2019, NeurIPS, "High-quality self-supervised deep
+      image denoising", arXiv:1901.10277
 
     Examples
     --------
@@ -287,7 +338,7 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
     sigma = _noise_value(noise, data, unit)
     shape = data.shape
     images = np.where(finite, data, 0.0).reshape(-1, *shape[-2:]) / sigma
-    run = functools.partial(_run_images, net, tile_size=int(tile_size), batch_size=int(batch_size),
+    run = functools.partial(_predict, net, tile_size=int(tile_size), batch_size=int(batch_size),
                             rng_seed=int(seed), progress=progress)
     mean, alea, epis = run(images, samples=int(samples) if uncertainty else 0, want_var=bool(uncertainty))
     residual = images - mean
