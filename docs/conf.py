@@ -67,6 +67,8 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/sg_execution_times.rst"]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
+# Smart quotes, but "--" stays two hyphens (command-line options in model cards and prose).
+smartquotes_action = "qe"
 # Single back-quotes make a Python cross-reference, as in sunpy's documentation.
 default_role = "obj"
 # ``:doi:`10.1051/...``` in docstrings and pages.

@@ -240,6 +240,28 @@ def _denoise_card_rst(card):
         lines += [f"**Training data:** {_escape(card['data'])}", ""]
     if card.get("held_out"):
         lines += [f"**Held out:** {_escape(card['held_out'])}", ""]
+    held = (card.get("metrics") or {}).get("held_out")
+    if isinstance(held, dict) and isinstance(held.get("results"), dict):
+        lines += _results_table(held["results"], how=held.get("how"), date=held.get("date"))
+    return lines
+
+
+def _results_table(results, *, how=None, date=None):
+    """A table of ``{data set: {metric: value}}`` (rows: data sets, columns: metrics)."""
+    rows = {name: values for name, values in results.items() if isinstance(values, dict)}
+    if not rows:
+        return []
+    columns = list(dict.fromkeys(key for values in rows.values() for key in values))
+    when = f" ({_escape(date)})" if date else ""
+    lines = [f"**Held-out evaluation**{when}:", "", ".. list-table::", "   :header-rows: 1",
+             "   :class: model-card-results", "", "   * - data set"]
+    lines += [f"     - {_escape(column)}" for column in columns]
+    for name, values in rows.items():
+        lines.append(f"   * - {_escape(name)}")
+        lines += [f"     - {_escape(_fmt(values.get(column, '')))}" for column in columns]
+    lines.append("")
+    if how:
+        lines += [f"*How:* {_escape(how)}", ""]
     return lines
 
 
