@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import denoise_data as dd  # noqa: E402
+import denoise_data as dd
 
 RUNS = Path("/work/runs/denoise")
 
@@ -107,9 +107,9 @@ def section_heldout(samples, figures):
         dt = time.time() - t0
         rows.append((f"polarimetry / {name} ({dt:.0f} s)", metrics(out, truth, noisy, sigma, unc.total)))
         if samples:
-            rows.append((f"  aleatoric only", metrics(out, truth, noisy, sigma, unc.aleatoric)))
+            rows.append(("  aleatoric only", metrics(out, truth, noisy, sigma, unc.aleatoric)))
         pout, pstd = run_published(pub, noisy)
-        rows.append((f"  published network", metrics(pout, truth, noisy, sigma, pstd)))
+        rows.append(("  published network", metrics(pout, truth, noisy, sigma, pstd)))
         for c in (2,):
             cyc = denoise(noisy, model="polarimetry", noise=sigma, cycles=c)
             rows.append((f"  ours, {c} cycles", metrics(cyc, truth, noisy, sigma)))

@@ -126,7 +126,7 @@ def test_cycles_run_on_the_residual(noisy_scene):
 
 
 def test_uncertainty_outputs(noisy_scene):
-    clean, noisy = noisy_scene
+    _, noisy = noisy_scene
     out, sigma = denoise(noisy, noise=SIGMA, uncertainty=True)
     assert sigma.shape == noisy.shape and np.all(sigma > 0) and np.all(sigma < 3 * SIGMA)
     np.testing.assert_array_equal(out, denoise(noisy, noise=SIGMA))
@@ -183,7 +183,7 @@ def make_map(data, *, instrument="CRISP", unit=None, extra=None):
 
 
 def test_denoise_map_keeps_grid_and_adds_provenance(noisy_scene):
-    clean, noisy = noisy_scene
+    _, noisy = noisy_scene
     smap = make_map(noisy)
     meta_before = dict(smap.meta)
     out = denoise_map(smap, noise=SIGMA * u.dimensionless_unscaled, uncertainty=True)

@@ -143,7 +143,7 @@ def test_loss_matches_formula_and_stops_gradient():
 def test_training_learns_to_denoise(tmp_path):
     src = SceneSource([smooth_scene(96, s) for s in range(4)], noise=1.0, amplitude=(0.5, 2))
     validation = src.validation(8, 32)
-    model, state = train_denoiser(src, tmp_path, steps=60, batch_size=8, patch_size=32, learning_rate=3e-3,
+    train_denoiser(src, tmp_path, steps=60, batch_size=8, patch_size=32, learning_rate=3e-3,
                                   architecture={"channels": 8, "depth": 2, "bayesian": False},
                                   validation=validation, log_every=20, progress=False)
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
@@ -226,7 +226,7 @@ def test_read_images(tmp_path):
 
 @pytest.mark.shared_data
 def test_read_images_reads_shared_sharp_and_idl(shared_data):
-    sharp = sorted((shared_data / "hmi" / "sharp").glob("*1445*magnetogram.fits"))[0]
+    sharp = min((shared_data / "hmi" / "sharp").glob("*1445*magnetogram.fits"))
     assert read_images(sharp).shape == (105, 163)
     assert read_images(shared_data / "hinode" / "Bpar.idl").shape == (128, 128)
 

@@ -34,8 +34,8 @@ def register(subparsers):
                         "estimated when not given")
     p.add_argument("--cycles", type=int, default=1, help="passes over the residual (default 1)")
     p.add_argument("--uncertainty", action="store_true",
-                   help="also write the per-pixel standard deviation (FITS extension UNCERT, or "
-                        "<OUTPUT>_uncertainty.npy)")
+                   help="also write the per-pixel standard deviation (FITS extension UNCERT, with the "
+                        "map's WCS for Maps, or <OUTPUT>_uncertainty.npy)")
     p.add_argument("--samples", type=int, default=0, help="Monte-Carlo dropout passes for the epistemic part")
     p.add_argument("--cube", action="store_true", help="treat INPUT as a (time, Stokes, wavelength, y, x) cube")
     p.add_argument("--stokes", type=int, nargs="+", default=[1, 2, 3],
@@ -124,9 +124,14 @@ def run(args):
         else:
             from astropy.io import fits
 
-            hdus = [fits.PrimaryHDU(out.data, header=out.fits_header)]
+            header = out.fits_header
+            hdus = [fits.PrimaryHDU(out.data, header=header)]
             if args.uncertainty:
-                hdus.append(fits.ImageHDU(np.asarray(out.uncertainty.array, np.float32), name="UNCERT"))
+                # Same WCS as the data, so that sunpy.map.Map(OUTPUT) gives the uncertainty as a second Map.
+                uheader = header.copy()
+                uheader["EXTNAME"] = "UNCERT"
+                uheader.add_history("Standard deviation of the error of the denoised data (sunpy-enhance).")
+                hdus.append(fits.ImageHDU(np.asarray(out.uncertainty.array, np.float32), header=uheader))
             fits.HDUList(hdus).writeto(dst, overwrite=True)
         print(f"wrote {dst} (model {out.meta['dnmodel']}, noise {out.meta['dnnoise']:.4g} {smap.unit or ''}, "
               f"{out.meta['dnnoisrc']})")

@@ -8,17 +8,16 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.denoise.noise import estimate_noise
 
 __all__ = [
-    "MODEL_ALIASES",
     "HMI_MAGNETOGRAM_NOISE",
+    "MODEL_ALIASES",
     "DenoiseUncertainty",
-    "resolve_model",
     "denoise",
-    "denoise_map",
     "denoise_cube",
+    "denoise_map",
+    "resolve_model",
 ]
 
 #: Short names accepted for the bundled denoisers.
@@ -190,7 +189,7 @@ def _run_blind_spot(net, images, *, cell, radius, tile_size, batch_size, rng_see
     ``(μ + s² x) / (1 + s²)``, variance ``s² / (1 + s²)``. Without it a blind-spot network blurs
     strong, sharp signals that it cannot predict from the neighbours.
     """
-    n, h, w = images.shape
+    h, w = images.shape[-2:]
     rng = np.random.default_rng(rng_seed)
     offsets = np.array([(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
                         if (dy, dx) != (0, 0)])

@@ -31,14 +31,14 @@ from sunpy_enhance.denoise.network import build_unet, unet_multiple
 from sunpy_enhance.denoise.noise import estimate_noise
 
 __all__ = [
-    "SceneSource",
-    "PairSource",
-    "SingleImageSource",
     "DenoiseLoss",
+    "PairSource",
+    "SceneSource",
+    "SingleImageSource",
+    "export_denoiser",
+    "load_checkpoint",
     "read_images",
     "train_denoiser",
-    "load_checkpoint",
-    "export_denoiser",
 ]
 
 
