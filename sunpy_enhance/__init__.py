@@ -14,7 +14,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-from sunpy_enhance.denoise import denoise, denoise_cube, denoise_map
+from sunpy_enhance.denoise import check_residual, denoise, denoise_cube, denoise_map
 from sunpy_enhance.enhance import classify_map, enhance_array, enhance_map
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning, SunpyEnhanceWarning
 from sunpy_enhance.files import enhance_file, enhance_files
@@ -26,6 +26,7 @@ __all__ = [
     "SunpyEnhanceWarning",
     "__version__",
     "available_models",
+    "check_residual",
     "classify_map",
     "denoise",
     "denoise_cube",

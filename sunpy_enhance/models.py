@@ -153,6 +153,7 @@ def export_model(model, directory, card, *, overwrite=False):
     card["architecture"] = {**card["architecture"], "parameters": int(model.count_params())}
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; an installed model must be readable by every user
     try:
         float_model = build_from_card(card, dtype="float32")
         float_model.set_weights([np.asarray(w, dtype=np.float32) for w in model.get_weights()])
