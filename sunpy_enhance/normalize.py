@@ -47,7 +47,7 @@ def limb_darkening(mu):
     --------
     >>> from sunpy_enhance.normalize import limb_darkening
     >>> print(f"{limb_darkening(1.0):.3f} {limb_darkening(0.5):.3f}")
-    1.000 0.735
+    1.000 0.739
     """
     mu = np.asarray(mu, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

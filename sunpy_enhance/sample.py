@@ -108,8 +108,8 @@ def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) 
     --------
     >>> from sunpy_enhance.sample import synthetic_hmi_map
     >>> m = synthetic_hmi_map("magnetogram", shape=(32, 32))
-    >>> m.instrument, m.unit, m.data.shape
-    ('HMI', Unit("Mx / cm2"), (32, 32))
+    >>> m.instrument, m.measurement, m.data.shape
+    ('HMI FRONT2', 'magnetogram', (32, 32))
     """
     import sunpy.map
     from sunpy.coordinates import frames
