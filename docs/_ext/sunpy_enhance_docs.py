@@ -148,12 +148,19 @@ def _enhance_card_rst(card):
         ("Wall time, hardware", machine),
         ("Created", card.get("created")),
     ])
-    lines += _metrics_rst(card.get("validation_metrics"))
+    earlier = training.get("initialised_from") or {}
     if epochs is not None and configured and epochs < configured:
         limit = f" (the run has a time limit of {training['max_minutes']} min)" if training.get("max_minutes") else ""
+        warm = ""
+        if earlier.get("epochs_completed") is not None:
+            warm = (f" That run started from the weights of an earlier run ({earlier.get('run')}) of "
+                    f"{earlier['epochs_completed']} epochs, {earlier.get('patches_seen')} patches and "
+                    f"{earlier.get('wall_time_seconds')} s, so the model has seen "
+                    f"{epochs + earlier['epochs_completed']} epochs of training in all.")
         lines += [".. note::", "",
                   (f"   This model is the best checkpoint after {epochs} of the {configured} epochs its run was "
-                  f"configured for{limit}. See :ref:`retraining` to train it further from these weights."), ""]
+                   f"configured for{limit}.{warm} See :ref:`retraining` to train it further from these "
+                   "weights."), ""]
     if data:
         lines += [("**Training frames** (targets are these frames seen by a 28 cm telescope; inputs the same "
                   "frames through the HMI PSF and pixels):"), ""]
@@ -173,6 +180,7 @@ def _enhance_card_rst(card):
         extra = [e for e in extra if e]
         if extra:
             lines += [f"**Augmentation:** {_escape('; '.join(extra))}.", ""]
+    lines += _metrics_rst(card.get("validation_metrics"))
     return lines
 
 
@@ -193,16 +201,48 @@ def _flatten(metrics, prefix=""):
     return rows
 
 
+def _records_table(records, *, title, first=None, skip=("figure", "shape")):
+    """A table of a list of dicts (one row each); ``first`` names the column shown first."""
+    records = [r for r in records if isinstance(r, dict)]
+    if not records:
+        return []
+    columns = [k for k in dict.fromkeys(k for r in records for k in r)
+               if k not in skip and not isinstance(records[0].get(k), (dict, list))]
+    if first in columns:
+        columns.remove(first)
+        columns.insert(0, first)
+    lines = [f"**{title}**", "", ".. list-table::", "   :header-rows: 1", "   :class: model-card-results", ""]
+    lines.append(f"   * - {_escape(columns[0].replace('_', ' '))}")
+    lines += [f"     - {_escape(c.replace('_', ' '))}" for c in columns[1:]]
+    for record in records:
+        cells = [_escape(_fmt(record.get(c, ""))) for c in columns]
+        lines.append(f"   * - {cells[0]}")
+        lines += [f"     - {cell}" for cell in cells[1:]]
+    return [*lines, ""]
+
+
 def _metrics_rst(metrics):
-    """A table of a card's validation metrics (its ``summary`` when there is one)."""
-    if not metrics:
+    """The evaluation recorded in an Enhance card (`sunpy_enhance.evaluation`): targets, frames, real data."""
+    if not isinstance(metrics, dict) or not metrics:
         return []
-    shown = metrics.get("summary", metrics) if isinstance(metrics, dict) else {}
-    rows = _flatten(shown) if isinstance(shown, dict) else []
-    if not rows:
-        return []
-    lines = ["**Validation metrics** recorded in the card (`sunpy_enhance.evaluation`):", ""]
-    return lines + _field_table(rows)
+    lines = [("**Evaluation** recorded in the card by `sunpy_enhance.evaluation` (held-out frames with a "
+             "known 28 cm target, and a real HMI sample without one):"), ""]
+    if isinstance(metrics.get("targets"), list):
+        lines += _records_table(metrics["targets"], title="Targets", first="quantity")
+    elif isinstance(metrics.get("summary"), dict):
+        lines += _field_table(_flatten(metrics["summary"]))
+    if isinstance(metrics.get("validation_frames"), list):
+        lines += _records_table(metrics["validation_frames"], title="Held-out validation frames",
+                                first="frame")
+    real = metrics.get("real_hmi")
+    if isinstance(real, dict):
+        methods = [dict(output=name, **values) for name, values in real.items() if isinstance(values, dict)]
+        scalars = {k: v for k, v in real.items() if not isinstance(v, dict)}
+        title = "Real HMI sample" + (f" ({_escape(scalars.pop('file'))})" if "file" in scalars else "")
+        lines += _records_table(methods, title=title, first="output")
+        if scalars:
+            lines += _field_table(list(scalars.items()))
+    return lines
 
 
 def _denoise_card_rst(card):

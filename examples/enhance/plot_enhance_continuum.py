@@ -55,14 +55,9 @@ print(hmi.instrument, hmi.measurement, hmi.unit, hmi.data.shape, hmi.scale.axis1
 # quiet-Sun level, because the network works on I/Ic. The result has twice the pixels along each axis
 # on a grid that overlays the input exactly.
 enhanced = enhance_map(hmi)
-print(enhanced.data.shape, enhanced.scale.axis1, repr(enhanced.unit))
-print(
-    "quiet-Sun level used:",
-    enhanced.meta["enhqsun"],
-    "DN/s; model:",
-    enhanced.meta["enhmodel"],
-    enhanced.meta["enhmdate"],
-)
+print(enhanced.data.shape, enhanced.scale.axis1, "unit:", enhanced.meta["enhunit"])
+print(f"quiet-Sun level used: {enhanced.meta['enhqsun']:.0f} DN/s")
+print(f"model: {enhanced.meta['enhmodel']} of {enhanced.meta['enhmdate']}")
 
 ###############################################################################
 # Side by side, on the same world coordinates:
@@ -93,8 +88,12 @@ truth = truth / np.mean(truth[quiet_sun_mask(truth, pixel_scale=ENHANCED_PIXEL_S
 
 ###############################################################################
 # A close-up of the penumbra and the granulation next to it, all three on the same intensity scale.
-# The enhanced image shows the granules and the lanes between them that HMI blurs, close to what the
-# 28 cm telescope sees.
+# In the granulation, the enhanced image shows the cells and the dark lanes between them that HMI
+# blurs, much like the 28 cm view, though not cell for cell: where HMI has lost the information, the
+# network draws granules as it learned them. The penumbra is another matter: the synthetic penumbra's
+# radial filaments, about 1.4″ apart at its outer edge, are barely resolved by HMI, and the network
+# does not recover them but draws ring-like bands with a faint grid pattern. Structure like this, at
+# the limit of resolution and unlike the training data, is what to check before interpreting it.
 zoom = np.s_[40:100, 20:80]  # HMI pixels
 zoom2 = np.s_[80:200, 40:160]  # the same field in output pixels
 zooms = [
@@ -181,6 +180,8 @@ plt.show()
 # compare with the input. A faithful enhancement differs from its input by the noise and by the small
 # difference between a 28 cm image and the true scene; the paper reports about 4% for Enhance.
 # Two HMI pixels along each edge are left out: the re-observation cannot see beyond the field.
+# Look at where the residual is largest as well as at its mean: here, in and around the umbra, where
+# the enhanced image blurred again is brighter than what HMI observed.
 result = forward_residual(hmi_ic, enhanced, border=2)
 print(
     f"mean |re-observed − input| / mean input: {100 * result.mean_relative:.2f}%; "

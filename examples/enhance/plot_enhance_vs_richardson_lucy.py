@@ -125,11 +125,19 @@ print(
 )
 
 ###############################################################################
+# How to read the table: the forward residual says how well a method's output explains the data
+# (smaller is more faithful to the measurement); the error against the truth and the contrast say how
+# close it comes to what a 28 cm telescope would have seen. In this build, as in the paper, RL has the
+# smaller forward residual, while Enhance comes closer to the truth in error and contrast: RL stays
+# with the data, Enhance adds what it learned. Which matters more depends on the question.
+
+###############################################################################
 # Magnetogram: noise
 # ------------------
 # RL needs a positive image; a magnetogram is deconvolved as ``B + c`` with a large constant ``c``
-# (see `~sunpy_enhance.richardson_lucy.richardson_lucy`). The contrast with Enhance is clearest in
-# the noise of weak-field areas.
+# (see `~sunpy_enhance.richardson_lucy.richardson_lucy`). The paper found the clearest difference
+# between the two methods in the noise of weak-field areas, which RL amplifies as it iterates (with
+# 20 iterations, as here, it adds a few G to the 10 G input noise; more iterations add more).
 hmi_b = synthetic_hmi_map("magnetogram", shape=(120, 120), seed=12)
 enhanced_b = enhance_map(hmi_b)
 rl_b = richardson_lucy_map(hmi_b, iterations=20)
