@@ -134,7 +134,7 @@ def section_heldout(samples, figures):
     from scipy import ndimage
 
     truths, noisies, outs, stds = [], [], [], []
-    for name, truth in dd.hmi_heldout().items():
+    for truth in dd.hmi_heldout().values():
         truth = ndimage.gaussian_filter(truth, 1.0).astype(np.float32)
         noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
         out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)

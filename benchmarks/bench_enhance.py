@@ -13,11 +13,9 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 import astropy.units as u
 import numpy as np

@@ -14,12 +14,12 @@ from scipy import ndimage, signal
 from sunpy_enhance.psf import airy_psf, hmi_psf
 
 __all__ = [
-    "HMI_PIXEL_SCALE",
     "ENHANCED_PIXEL_SCALE",
-    "observe",
-    "training_pair",
-    "reobserve_hmi",
+    "HMI_PIXEL_SCALE",
     "bin2x2",
+    "observe",
+    "reobserve_hmi",
+    "training_pair",
 ]
 
 #: Pixel scale of HMI full-disk images.

@@ -25,22 +25,22 @@ from scipy.signal import windows
 from sunpy_enhance.degrade import HMI_PIXEL_SCALE, bin2x2, reobserve_hmi
 
 __all__ = [
-    "PowerSpectrum",
-    "power_spectrum",
-    "plot_power_spectra",
-    "quiet_sun_mask",
-    "granulation_contrast",
-    "plot_granulation_region",
-    "pixel_areas",
     "FluxBudget",
-    "flux_budget",
-    "plot_flux_budget",
     "ForwardResidual",
-    "forward_residual",
-    "plot_forward_residual",
     "MagnetogramHistogram",
+    "PowerSpectrum",
+    "flux_budget",
+    "forward_residual",
+    "granulation_contrast",
     "magnetogram_histogram",
+    "pixel_areas",
+    "plot_flux_budget",
+    "plot_forward_residual",
+    "plot_granulation_region",
     "plot_magnetogram_histogram",
+    "plot_power_spectra",
+    "power_spectrum",
+    "quiet_sun_mask",
 ]
 
 

@@ -368,11 +368,11 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
                 part.unlink(missing_ok=True)
                 attempts[url] += 1
 
-                def target(*args, _part=part, _url=url):
+                def target(*args, _part=part, _url=url, _sizes=sizes):
                     # parfive passes (response, url); keep the announced size for the check
                     for arg in args:
                         if not isinstance(arg, str):
-                            sizes[_url] = _announced_size(arg)
+                            _sizes[_url] = _announced_size(arg)
                     return _part
 
                 downloader.enqueue_file(url, filename=target)

@@ -24,7 +24,7 @@ from sunpy_enhance.enhance import enhance_array
 from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
-__all__ = ["bicubic_x2", "psnr", "ssim", "detail_correlation", "evaluate_model", "write_report"]
+__all__ = ["bicubic_x2", "detail_correlation", "evaluate_model", "psnr", "ssim", "write_report"]
 
 #: Richardson–Lucy iteration counts tried; the best (highest PSNR) is reported.
 RL_ITERATIONS = (5, 10, 20, 40)

@@ -5,7 +5,7 @@ import inspect
 import warnings
 from pathlib import Path
 
-__all__ = ["SunpyEnhanceWarning", "SunpyEnhanceUserWarning", "warn_user"]
+__all__ = ["SunpyEnhanceUserWarning", "SunpyEnhanceWarning", "warn_user"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sunpy_enhance.exceptions import warn_user
 
-__all__ = ["fetch_fido_results", "enhance_fido_results"]
+__all__ = ["enhance_fido_results", "fetch_fido_results"]
 
 log = logging.getLogger(__name__)
 

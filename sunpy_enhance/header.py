@@ -9,7 +9,7 @@ output pixel.
 """
 import datetime
 
-__all__ = ["STALE_KEYWORDS", "refined_meta", "add_provenance"]
+__all__ = ["STALE_KEYWORDS", "add_provenance", "refined_meta"]
 
 #: Keywords that describe the input's pixel values or encoding and are wrong for the output.
 STALE_KEYWORDS = (

@@ -24,13 +24,13 @@ import numpy as np
 
 __all__ = [
     "MODELS_DIR",
+    "LoadedModel",
     "available_models",
+    "build_from_card",
+    "export_model",
+    "load_model",
     "model_directory",
     "read_card",
-    "export_model",
-    "build_from_card",
-    "LoadedModel",
-    "load_model",
 ]
 
 #: Where the bundled models are installed.

@@ -12,15 +12,15 @@ import numpy as np
 from scipy.special import j1
 
 __all__ = [
+    "ENHANCE_APERTURE",
+    "ENHANCE_MODIFIED",
     "HMI_APERTURE",
     "HMI_WAVELENGTH",
-    "ENHANCE_APERTURE",
     "WACHTER_REFERENCE",
-    "ENHANCE_MODIFIED",
-    "hmi_psf_profile",
     "airy_profile",
-    "hmi_psf",
     "airy_psf",
+    "hmi_psf",
+    "hmi_psf_profile",
     "kernel_from_profile",
 ]
 

@@ -22,7 +22,7 @@ from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE
 from sunpy_enhance.psf import hmi_psf
 from sunpy_enhance.validation import HMI_SCALE_TOLERANCE, check_hmi_map
 
-__all__ = ["upsample_bilinear_x2", "richardson_lucy", "richardson_lucy_map"]
+__all__ = ["richardson_lucy", "richardson_lucy_map", "upsample_bilinear_x2"]
 
 # Exponent of White's damping function (the value of IRAF/STSDAS ``lucy`` and MATLAB ``deconvlucy``).
 _DAMPING_EXPONENT = 10

@@ -40,8 +40,15 @@ from astropy.io import fits
 from astropy.time import Time, TimeDelta
 from astropy.wcs import WCS
 
-__all__ = ["JSOCLookalike", "REGISTERED_EMAIL", "SERIES", "hmi_like_fits_bytes", "jsoc_filename", "jsoc",
-           "write_hmi_file"]
+__all__ = [
+    "REGISTERED_EMAIL",
+    "SERIES",
+    "JSOCLookalike",
+    "hmi_like_fits_bytes",
+    "jsoc",
+    "jsoc_filename",
+    "write_hmi_file",
+]
 
 REGISTERED_EMAIL = "solar.user@example.org"
 
@@ -441,7 +448,7 @@ class JSOCLookalike:
             keyword_list = []
             for key in keys:
                 values = []
-                for t, header in zip(times, headers):
+                for header in headers:
                     fits_key = key.replace("__", "-")
                     if key == "*recnum*":
                         values.append(str(header["RECNUM"]))
@@ -553,7 +560,7 @@ class _Handler(BaseHTTPRequestHandler):
     jsoc = None  # set on the subclass made by JSOCLookalike.start
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
+    def log_message(self, format, *args):
         pass
 
     def _json(self, payload, status=200):
@@ -611,7 +618,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(path)
         except (BrokenPipeError, ConnectionResetError):
             return None
-        except Exception as exc:  # a bug in the look-alike: answer as a broken CGI would  # noqa: BLE001
+        except Exception as exc:  # a bug in the look-alike: answer as a broken CGI would
             return self._error(500, f"Internal Server Error ({type(exc).__name__}: {exc})")
 
     def _file(self, path):

@@ -3,7 +3,7 @@
 """
 import pytest
 import sunpy.map
-from jsoc_server import REGISTERED_EMAIL, jsoc  # noqa: F401 - jsoc is a fixture
+from jsoc_server import REGISTERED_EMAIL, jsoc
 
 from sunpy_enhance.cli import main
 

@@ -53,7 +53,8 @@ def test_denoise_map_fits(noisy, tmp_path, capsys):
     out, sigma = sunpy.map.Map(tmp_path / "den.fits")  # data and uncertainty, both Maps on the same grid
     np.testing.assert_allclose(out.data, denoise(noisy, noise=SIGMA), rtol=1e-5, atol=1e-9)
     assert sigma.meta["extname"] == "UNCERT" and np.all(sigma.data > 0)
-    assert out.pixel_to_world(3 * u.pix, 5 * u.pix).separation(sigma.pixel_to_world(3 * u.pix, 5 * u.pix)) < 1e-9 * u.arcsec
+    here = out.pixel_to_world(3 * u.pix, 5 * u.pix)
+    assert here.separation(sigma.pixel_to_world(3 * u.pix, 5 * u.pix)) < 1e-9 * u.arcsec
 
 
 def test_denoise_cube_fits(noisy, tmp_path, capsys):

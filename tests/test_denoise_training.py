@@ -208,7 +208,7 @@ def test_export_writes_a_card_and_loadable_weights(tmp_path):
 
 def test_read_images(tmp_path):
     from astropy.io import fits
-    from scipy.io import savemat  # noqa: F401  (scipy is a dependency; IDL files are read-only)
+    from scipy.io import savemat
 
     a = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
     np.save(tmp_path / "a.npy", a)

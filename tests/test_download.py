@@ -4,7 +4,7 @@ Downloads through parfive against the JSOC look-alike: cache, retries, verificat
 import numpy as np
 import pytest
 from astropy.io import fits
-from jsoc_server import REGISTERED_EMAIL, jsoc  # noqa: F401 - jsoc is a fixture
+from jsoc_server import REGISTERED_EMAIL, jsoc
 
 from sunpy_enhance.download import CorruptFileError, DownloadReport, download_files, verify_file
 

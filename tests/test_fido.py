@@ -13,7 +13,7 @@ import warnings
 import drms.config
 import pytest
 import sunpy.map
-from jsoc_server import REGISTERED_EMAIL, jsoc  # noqa: F401 - jsoc is a fixture
+from jsoc_server import REGISTERED_EMAIL, jsoc
 from sunpy.net import Fido
 from sunpy.net import attrs as a
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import sunpy.map
 from astropy.coordinates import SkyCoord
+from jsoc_server import REGISTERED_EMAIL, jsoc
 from sunpy.coordinates import frames
-from jsoc_server import REGISTERED_EMAIL, jsoc  # noqa: F401 - jsoc is a fixture
 
 from sunpy_enhance import jsoc as J
 from sunpy_enhance.download import verify_file

@@ -31,8 +31,8 @@ from sunpy.coordinates import frames
 from sunpy.net import Fido
 from sunpy.net import attrs as a
 
-from sunpy_enhance.files import enhance_files
 from sunpy_enhance.fido import enhance_fido_results
+from sunpy_enhance.files import enhance_files
 from sunpy_enhance.jsoc import fetch_hmi, hmi_series, im_patch, search_hmi
 from sunpy_enhance.visualization import plot_before_after
 

@@ -42,9 +42,9 @@ def register(subparsers):
 
 
 def run(args):
+    from sunpy_enhance.training.config import TrainingConfig
     from sunpy_enhance.training.corpus import Corpus, frames_from_paths, shared_corpus
     from sunpy_enhance.training.frames import read_array
-    from sunpy_enhance.training.config import TrainingConfig
     from sunpy_enhance.training.train import train_enhance
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainingConfig)

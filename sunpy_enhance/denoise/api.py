@@ -619,7 +619,7 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
             index[stokes_axis] = s
             groups.append((s, tuple(index)))
     noises = np.broadcast_to(np.asarray(np.nan if noise is None else noise, dtype=float), (len(groups),))
-    for (s, index), sigma in zip(groups, noises):
+    for (_, index), sigma in zip(groups, noises):
         part = np.asarray(data[index], dtype=np.float32)
         if not np.isfinite(sigma):
             sigma = estimate_noise(part)

@@ -617,7 +617,8 @@ def train_denoiser(sources, run_dir, *, steps=2000, weights=None, architecture=N
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}")
             if step % log_every == 0 or step == steps:
-                entry = {"step": step, "loss": float(np.mean(losses)), "lr": _learning_rate(step - 1, steps, learning_rate),
+                entry = {"step": step, "loss": float(np.mean(losses)),
+                         "lr": _learning_rate(step - 1, steps, learning_rate),
                          "elapsed_s": round(state["elapsed_s"], 1)}
                 if validation is not None:
                     entry.update(_validate(model, validation, arch["bayesian"]))

@@ -14,8 +14,15 @@ import numpy as np
 from sunpy_enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask, read_array
 from sunpy_enhance.training.magnetic import synthetic_magnetogram
 
-__all__ = ["Corpus", "shared_corpus", "synthetic_corpus", "frames_from_paths", "continuum_frames", "real_hmi_continuum",
-           "real_hmi_magnetograms"]
+__all__ = [
+    "Corpus",
+    "continuum_frames",
+    "frames_from_paths",
+    "real_hmi_continuum",
+    "real_hmi_magnetograms",
+    "shared_corpus",
+    "synthetic_corpus",
+]
 
 #: Fraction of each frame's columns held out for validation (never used in training).
 HELD_OUT = 0.3

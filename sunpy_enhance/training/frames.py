@@ -14,9 +14,9 @@ from sunpy_enhance.psf import hmi_psf
 __all__ = [
     "HMI_QUIET_SUN_CONTRAST",
     "Frame",
-    "read_array",
-    "quiet_sun_mask",
     "normalize_continuum_frame",
+    "quiet_sun_mask",
+    "read_array",
 ]
 
 #: rms granulation contrast of real HMI quiet Sun at disk centre (science.md, measured on the shared patch).

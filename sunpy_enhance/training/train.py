@@ -20,7 +20,7 @@ from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
 from sunpy_enhance.training.config import NORMALISATION, RUNTIME_FIELDS, TrainingConfig
 from sunpy_enhance.training.dataset import PairBank, PatchDataset, validation_patches
 
-__all__ = ["TrainingConfig", "NORMALISATION", "ForwardConsistentTrainer", "train_enhance"]
+__all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train_enhance"]
 
 def _psf_kernel_tensor():
     kernel = hmi_psf(ENHANCED_PIXEL_SCALE).astype(np.float32)
