@@ -28,9 +28,9 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
-from sunpy_sphinx_theme import PNG_ICON
+from sunpy_sphinx_theme import PNG_ICON  # noqa: E402
 
-from sunpy_enhance import __version__
+from sunpy_enhance import __version__  # noqa: E402
 
 # -- Project -----------------------------------------------------------------------------------------
 project = "sunpy-enhance"
@@ -41,9 +41,9 @@ release = __version__
 version = (f"{_version.base_version}.dev{_version.dev}" if _version.is_devrelease else _version.base_version)
 
 # Deprecations in what the examples call should be fixed, not shipped in the gallery.
-from astropy.utils.exceptions import AstropyDeprecationWarning
-from matplotlib import MatplotlibDeprecationWarning
-from sunpy.util.exceptions import SunpyDeprecationWarning, SunpyPendingDeprecationWarning
+from astropy.utils.exceptions import AstropyDeprecationWarning  # noqa: E402
+from matplotlib import MatplotlibDeprecationWarning  # noqa: E402
+from sunpy.util.exceptions import SunpyDeprecationWarning, SunpyPendingDeprecationWarning  # noqa: E402
 
 for _category in (SunpyDeprecationWarning, SunpyPendingDeprecationWarning, MatplotlibDeprecationWarning,
                   AstropyDeprecationWarning):
@@ -137,7 +137,7 @@ html_context = {"default_mode": "light"}
 html_show_sourcelink = False
 
 # -- sphinx-gallery ------------------------------------------------------------------------------------
-from sphinx_gallery.sorting import ExplicitOrder
+from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

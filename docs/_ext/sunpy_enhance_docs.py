@@ -237,7 +237,7 @@ def _metrics_rst(metrics):
     real = metrics.get("real_hmi")
     if isinstance(real, dict):
         methods = [dict(output=name, **values) for name, values in real.items() if isinstance(values, dict)]
-        scalars = {k: v for k, v in real.items() if not isinstance(v, dict)}
+        scalars = {k: v for k, v in real.items() if not isinstance(v, dict) and k != "figure"}
         title = "Real HMI sample" + (f" ({_escape(scalars.pop('file'))})" if "file" in scalars else "")
         lines += _records_table(methods, title=title, first="output")
         if scalars:
@@ -338,7 +338,7 @@ class ModelCardDirective(SphinxDirective):
 
     required_arguments = 1
     has_content = False
-    option_spec = {"no-json": directives.flag}  # noqa: RUF012 (docutils API)
+    option_spec = {"no-json": directives.flag}
 
     def run(self):
         name = self.arguments[0]
@@ -370,7 +370,8 @@ class BundledModelsDirective(SphinxDirective):
         for name in available_models():
             card, path = _read_card(name)
             self.env.note_dependency(str(path))
-            lines += [f"   * - :ref:`{name} <model-{name}>`", f"     - {_escape(card.get('description') or card.get('method', ''))}"]
+            what = _escape(card.get("description") or card.get("method", ""))
+            lines += [f"   * - :ref:`{name} <model-{name}>`", f"     - {what}"]
         lines.append("")
         node = nodes.section()
         node.document = self.state.document
@@ -415,9 +416,9 @@ class TowncrierDraftDirective(SphinxDirective):
 # API reference pages
 
 #: Order of the reference pages; public modules not listed come after these, alphabetically.
-REFERENCE_ORDER = ("enhance", "validation", "normalize", "header", "tiling", "models", "evaluation", "network", "psf", "degrade",
-                   "richardson_lucy", "diagnostics", "visualization", "sample", "denoise", "training", "files",
-                   "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
+REFERENCE_ORDER = ("enhance", "validation", "normalize", "header", "tiling", "models", "evaluation", "network",
+                   "psf", "degrade", "richardson_lucy", "diagnostics", "visualization", "sample", "denoise",
+                   "training", "files", "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
 
 
 def public_modules():
