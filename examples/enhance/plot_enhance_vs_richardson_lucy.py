@@ -99,7 +99,8 @@ plt.show()
 
 ###############################################################################
 # Power spectra of that quiet-Sun corner, the forward residual of each method (its output re-observed
-# by HMI, compared with the input) and its rms error against the truth.
+# by HMI, compared with the input), its rms error against the truth (I/Ic) and the corner's rms
+# contrast.
 spectra = [
     power_spectrum(
         image, pixel_scale=ENHANCED_PIXEL_SCALE, region=corner, normalize="mean"
@@ -111,17 +112,15 @@ plot_power_spectra(spectra, [title for _, title in panels], ax=ax)
 ax.set_title("Quiet-Sun power spectra")
 plt.show()
 
-print(
-    f"{'method':32s} {'forward residual':>17s} {'rms error vs truth':>19s} {'QS contrast':>12s}"
-)
+print(f"{'method':31s} {'fwd. residual':>13s} {'error vs truth':>14s} {'contrast':>9s}")
 for image, title in panels[:3]:
     residual = forward_residual(normalised.data, image, border=3).mean_relative
     error = np.sqrt(np.mean((image[6:-6, 6:-6] - truth[6:-6, 6:-6]) ** 2))
     contrast = granulation_contrast(image[corner], region=np.s_[:, :])
-    print(f"{title:32s} {100 * residual:16.2f}% {error:18.4f}  {100 * contrast:10.2f}%")
+    print(f"{title:31s} {100 * residual:12.2f}% {error:14.4f} {100 * contrast:8.2f}%")
 print(
-    f"{'28 cm telescope (truth)':32s} {'':>17s} {'':>19s} "
-    f"{100 * granulation_contrast(truth[corner], region=np.s_[:, :]):10.2f}%"
+    f"{'28 cm telescope (truth)':31s} {'':>13s} {'':>14s} "
+    f"{100 * granulation_contrast(truth[corner], region=np.s_[:, :]):8.2f}%"
 )
 
 ###############################################################################

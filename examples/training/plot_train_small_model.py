@@ -91,7 +91,7 @@ print(
 log = np.genfromtxt(work / "run" / "log.csv", delimiter=",", names=True)
 print("logged columns:", ", ".join(log.dtype.names))
 epochs = log["epoch"] + 1
-fig, ax = plt.subplots(figsize=(6.5, 4.2))
+fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
 ax.semilogy(epochs, log["loss"], "o-", label="training loss")
 ax.semilogy(epochs, log["val_loss"], "s-", label="held-out MSE")
 ax.set_xlabel("epoch")
