@@ -12,6 +12,7 @@ Built with ``tox -e build_docs`` (warnings are errors). The build works without 
   local extension ``_ext/sunpy_enhance_docs.py``, so those pages cannot go stale.
 """
 import datetime
+import importlib.util
 import os
 import socket
 import sys
@@ -64,6 +65,12 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "sunpy_enhance_docs",
 ]
+# Math is rendered by MathJax in the reader's browser. With the ``sphinx-mathjax-offline`` package
+# installed (docs extra), MathJax is copied into the built site, so pages render their equations
+# without the internet (a local build opened from disk, an air-gapped mirror); without it, MathJax
+# comes from its CDN.
+if importlib.util.find_spec("sphinx-mathjax-offline") is not None:
+    extensions.append("sphinx-mathjax-offline")
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/sg_execution_times.rst"]
 source_suffix = {".rst": "restructuredtext"}
 root_doc = "index"
