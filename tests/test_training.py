@@ -116,3 +116,25 @@ def test_frame_split_never_shares_pixels():
     train, held = Frame(data, SCALE, "f").split(0.3)
     assert train.data.shape == (10, 7) and held.data.shape == (10, 3)
     assert not set(train.data.ravel()) & set(held.data.ravel())
+
+
+def test_user_psf_is_used_and_recorded(tmp_path):
+    """A user PSF replaces the HMI one in the training pairs and is named in the card."""
+    import functools
+
+    from sunpy_enhance.psf import hmi_psf
+
+    calls = []
+
+    def reference_psf(scale):
+        calls.append(scale)
+        return hmi_psf(scale, omega=1.8, width=3.0)
+
+    corpus = synthetic_corpus("continuum", shape=(60, 60))
+    config = TrainingConfig(kind="continuum", blocks=1, filters=4, steps_per_epoch=1, epochs=1, batch_size=4,
+                            patch_size=16, phases=1, validation_count=2, validation_size=16, forward_weight=0)
+    card = train_enhance(corpus, tmp_path / "run", config, verbose=0, input_psf=reference_psf,
+                         target_psf=functools.partial(hmi_psf, radius=2 * u.arcsec))
+    assert len(calls) == 3  # two training frames and one validation frame
+    assert card["psf"]["input"]["model"] == "user-supplied: reference_psf"
+    assert card["psf"]["target"]["model"].startswith("user-supplied")

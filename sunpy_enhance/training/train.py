@@ -125,7 +125,7 @@ def _hardware():
 
 
 def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=None, init_weights=None,
-                  verbose=2, export_only=False):
+                  verbose=2, export_only=False, input_psf=None, target_psf=None):
     """
     Train (or resume training) an Enhance network and export the best checkpoint.
 
@@ -147,6 +147,11 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
         Keras verbosity: 1 progress bar, 2 one line per epoch.
     export_only : bool, optional
         Do not train: export the best checkpoint of ``run_dir`` as it is (e.g. while a run goes on).
+    input_psf, target_psf : callable, optional
+        Your own PSFs: ``f(pixel_scale) -> kernel`` (a normalised 2-D array sampled at the frame's pixel
+        scale, e.g. ``functools.partial(sunpy_enhance.psf.hmi_psf, omega=1.8, width=3.0)``), replacing the
+        Enhance-modified HMI PSF of the inputs and the 28 cm Airy pattern of the targets. The
+        forward-consistency loss keeps re-observing with the default HMI PSF. Recorded in the model card.
 
     Returns
     -------
@@ -175,8 +180,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                                        forward_per_batch=config.forward_per_batch)
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
 
-    bank = PairBank(corpus.train, phases=config.phases, seed=config.seed)
-    held = PairBank(corpus.validation, phases=2, seed=config.seed + 1)
+    bank = PairBank(corpus.train, phases=config.phases, seed=config.seed, input_psf=input_psf,
+                    target_psf=target_psf)
+    held = PairBank(corpus.validation, phases=2, seed=config.seed + 1, input_psf=input_psf, target_psf=target_psf)
     x_val, y_val = validation_patches(held, config.validation_size, config.validation_count, offset=offset,
                                       noise=config.noise, seed=config.seed + 2)
     data = PatchDataset(bank, patch_size=config.patch_size, batch_size=config.batch_size,
@@ -244,6 +250,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     }
     if init_weights is not None:
         card["training"]["initialised_from"] = _previous_run(init_weights)
+    for role, psf in (("input", input_psf), ("target", target_psf)):
+        if psf is not None:
+            card["psf"][role] = {"model": f"user-supplied: {getattr(psf, '__name__', repr(psf))}"}
     if export_to is not None:
         export_model(network, export_to, card, overwrite=True)
     return card
