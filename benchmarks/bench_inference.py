@@ -9,8 +9,10 @@ Prints tables (and writes JSON with ``--json``):
    400², 1024² and 4096² inputs in float32 and bfloat16: input Mpixel/s, achieved GFLOP/s, that rate as a
    fraction of the float32 matrix product, and the peak resident memory (RSS) of the process. Every case
    runs in a fresh subprocess, so its peak RSS is its own.
-3. Tiling overhead on a 1024² map: `sunpy_enhance.enhance.enhance_map` (WCS, μ, limb darkening,
-   header, tiles of 1024, 512 and 256 pixels) against one bare model call on the whole image.
+3. Tiling overhead on a 1024² map: the network applied tile by tile (`sunpy_enhance.tiling.apply_tiled`)
+   and all of `sunpy_enhance.enhance.enhance_map` (WCS, μ, limb darkening, quiet-Sun level, NaN filling,
+   header), with the default tile size and tiles of 1024, 512 and 256 pixels, against one bare model call
+   on the whole image.
 
 The network's FLOPs are counted from the architecture of the model (its convolution kernels, at the input
 resolution before the ×2 upsampling and at four times as many pixels after it; element-wise layers are
@@ -171,11 +173,26 @@ def _device(device):
     return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
 
 
+def _compile_keras(model, precision):
+    """Run a rebuilt Keras model (bfloat16) as one TensorFlow graph instead of layer by layer (eager)."""
+    import tensorflow as tf
+
+    from sunpy_enhance.models import load_model
+
+    net = load_model(model, precision=precision)
+    if net.keras_model is not None:
+        keras_model = net.keras_model
+        spec = tf.TensorSpec([None, None, None, 1], tf.float32)
+        net._call = tf.function(lambda batch: keras_model(batch, training=False), input_signature=[spec])
+
+
 def case_throughput(args):
     from sunpy_enhance.enhance import enhance_array
 
     image = _image(args.size)
     started = time.perf_counter()
+    if args.compile_keras:
+        _compile_keras(args.model, args.precision)
     # warm-up: model loading and first-call set-up, on a small image through the same path
     enhance_array(_image(256, 1), kind="continuum", model=args.model, quiet_sun=1.0, precision=args.precision,
                   device=args.device)
@@ -208,11 +225,32 @@ def case_tiling(args):
         net(bare_input[:, :256, :256])
         bare = _timed(lambda: net(bare_input), args.repeats)
     out = {"bare": bare}
-    for tile in (1024, 512, 256):
+    from sunpy_enhance.tiling import apply_tiled
+
+    margin = int(card.get("receptive_radius", 13)) + 3
+    for tile in _tile_sizes():
+        # the network on tiles only (what tiling costs) ...
+        with _device(args.device):
+            apply_tiled(net, bare_input[0, :, :, 0], tile_size=tile, margin=margin)
+            out[f"tiled{tile}"] = _timed(lambda tile=tile: apply_tiled(net, bare_input[0, :, :, 0], tile_size=tile,
+                                                                       margin=margin), args.repeats)
+        # ... and all of enhance_map (WCS, μ, limb darkening, quiet-Sun level, NaN filling, header)
         enhance_map(smap, model=args.model, tile_size=tile, device=args.device)  # warm-up for this tile shape
-        out[f"tile{tile}"] = _timed(lambda tile=tile: enhance_map(smap, model=args.model, tile_size=tile,
-                                                                  device=args.device), args.repeats)
+        out[f"map{tile}"] = _timed(lambda tile=tile: enhance_map(smap, model=args.model, tile_size=tile,
+                                                                 device=args.device), args.repeats)
     return out
+
+
+def _default_tile():
+    try:
+        from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+    except ImportError:
+        return 1024
+    return DEFAULT_TILE_SIZE
+
+
+def _tile_sizes():
+    return sorted({_default_tile(), 1024, 512, 256}, reverse=True)
 
 
 def _jax_runner(model, precision):
@@ -258,8 +296,8 @@ def case_jax(args):
             "device": str(device)}
 
 
-CASES = {"matmul": case_matmul, "matmul_jax": case_matmul_jax, "throughput": case_throughput, "tiling": case_tiling, "jax": case_jax,
-         "framework": lambda args: _framework_info(args.backend)}
+CASES = {"matmul": case_matmul, "matmul_jax": case_matmul_jax, "throughput": case_throughput,
+         "tiling": case_tiling, "jax": case_jax, "framework": lambda args: _framework_info(args.backend)}
 
 
 def _run_case(args, case, **extra):
@@ -268,6 +306,8 @@ def _run_case(args, case, **extra):
            "--tile-size", str(args.tile_size), "--backend", args.backend]
     if args.device:
         cmd += ["--device", args.device]
+    if args.compile_keras:
+        cmd += ["--compile-keras"]
     for key, value in extra.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -298,16 +338,20 @@ def main(argv=None):
                         choices=["float32", "bfloat16"])
     parser.add_argument("--model", default="enhance-continuum")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--tile-size", type=int, default=1024)
+    parser.add_argument("--tile-size", type=int, help="tile side (default: the package's default)")
     parser.add_argument("--device", choices=["cpu", "gpu"])
     parser.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
     parser.add_argument("--no-tiling", action="store_true", help="skip the tiling-overhead section")
     parser.add_argument("--tiling-size", type=int, default=1024, help="map size of the tiling section")
+    parser.add_argument("--compile-keras", action="store_true",
+                        help="experiment: run the rebuilt Keras model (bfloat16) as a tf.function graph")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--precision", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tile_size is None:
+        args.tile_size = _default_tile()
 
     if args.case:  # a subprocess: one measurement, printed as JSON
         print(json.dumps(CASES[args.case](args)))
@@ -322,7 +366,8 @@ def main(argv=None):
                "flops_per_input_pixel": fpp, "throughput": [], "tiling": None}
     print("Machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
     print(f"Model {card.get('name')} ({card['architecture']}); {fpp / 1e6:.3f} MFLOP per input pixel")
-    print(f"Backend {args.backend}, device {args.device or 'default'}, tile size {args.tile_size}")
+    print(f"Backend {args.backend}, device {args.device or 'default'}, tile size {args.tile_size}"
+          + (", Keras models compiled with tf.function (--compile-keras)" if args.compile_keras else ""))
 
     measured = _run_case(args, "matmul" if args.backend == "tensorflow" else "matmul_jax")
     reference = results["matmul_gflops"] = measured["matmul_gflops"]
@@ -363,13 +408,15 @@ def main(argv=None):
     if args.backend == "tensorflow" and not args.no_tiling:
         res = _run_case(args, "tiling", size=args.tiling_size)
         bare = min(res["bare"])
-        rows = [["one bare model call, whole image", f"{bare:.3f}", "1.00"]]
-        for tile in (1024, 512, 256):
-            best = min(res[f"tile{tile}"])
-            rows.append([f"enhance_map, tile_size={tile}", f"{best:.3f}", f"{best / bare:.2f}"])
+        rows = [["one bare model call on the whole image", "", f"{bare:.3f}", "1.00"]]
+        for tile in _tile_sizes():
+            default = " (default)" if tile == _default_tile() else ""
+            for key, label in (("tiled", "network on tiles (apply_tiled)"), ("map", "enhance_map, all steps")):
+                best = min(res[f"{key}{tile}"])
+                rows.append([label, f"{tile}{default}", f"{best:.3f}", f"{best / bare:.2f}"])
         results["tiling"] = {k: min(v) for k, v in res.items()}
         print(f"\nTiling overhead on a {args.tiling_size}² map (float32; best of runs)")
-        print(table(["", "time (s)", "ratio"], rows))
+        print(table(["", "tile_size", "time (s)", "ratio"], rows))
 
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
