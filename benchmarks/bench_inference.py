@@ -333,7 +333,8 @@ def table(headers, rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[400, 1024, 4096])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[400, 1024, 4096],
+                        help="input sizes of the throughput section (none: skip it)")
     parser.add_argument("--precisions", nargs="+", default=["float32", "bfloat16"],
                         choices=["float32", "bfloat16"])
     parser.add_argument("--model", default="enhance-continuum")
@@ -397,9 +398,10 @@ def main(argv=None):
             print(f"  {size}² {precision}: {best:.3f} s{extra}", flush=True)
     bf16 = {r["size"]: r for r in results["throughput"] if r["precision"] == "bfloat16"}
     f32 = {r["size"]: r for r in results["throughput"] if r["precision"] == "float32"}
-    print("\nThroughput (input pixels; time = best of runs; GFLOP/s from the architecture's FLOPs)")
-    print(table(["input", "precision", "time (s)", "Mpixel/s", "GFLOP/s", "of f32 matmul", "peak RSS (MB)",
-                 "runs"], rows))
+    if rows:
+        print("\nThroughput (input pixels; time = best of runs; GFLOP/s from the architecture's FLOPs)")
+        print(table(["input", "precision", "time (s)", "Mpixel/s", "GFLOP/s", "of f32 matmul", "peak RSS (MB)",
+                     "runs"], rows))
     speedups = {s: f32[s]["seconds_best"] / bf16[s]["seconds_best"] for s in f32 if s in bf16}
     if speedups:
         print("bfloat16 speed-up over float32: " + ", ".join(f"{s}²: {v:.2f}x" for s, v in speedups.items()))

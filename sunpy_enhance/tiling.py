@@ -13,8 +13,11 @@ import numpy as np
 __all__ = ["apply_tiled", "tile_slices", "tiles_per_batch"]
 
 
-def _starts(n, core):
-    return list(range(0, n, core))
+def _bounds(n, tile_size):
+    """Split ``n`` pixels into the fewest parts of at most ``tile_size``, of (nearly) equal length."""
+    parts = -(-n // tile_size)
+    edges = [i * n // parts for i in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def tile_slices(shape, tile_size, margin):
@@ -26,7 +29,9 @@ def tile_slices(shape, tile_size, margin):
     shape : tuple of int
         Image shape (rows, columns).
     tile_size : int
-        Side of the kept core of a tile (input pixels); windows add up to ``margin`` on each side.
+        Largest side of the kept core of a tile (input pixels); windows add up to ``margin`` on each
+        side. Each axis is split into the fewest cores of at most this size, all of (nearly) the same
+        size, so there are no thin leftover tiles (1024 pixels in 768² tiles: two cores of 512).
     margin : int
         Overlap discarded on each inner side.
 
@@ -40,11 +45,9 @@ def tile_slices(shape, tile_size, margin):
         msg = f"tile_size must be ≥ 1 and margin ≥ 0 (got {tile_size}, {margin})."
         raise ValueError(msg)
     tiles = []
-    for r0 in _starts(shape[0], tile_size):
-        r1 = min(r0 + tile_size, shape[0])
+    for r0, r1 in _bounds(shape[0], tile_size):
         wr0, wr1 = max(r0 - margin, 0), min(r1 + margin, shape[0])
-        for c0 in _starts(shape[1], tile_size):
-            c1 = min(c0 + tile_size, shape[1])
+        for c0, c1 in _bounds(shape[1], tile_size):
             wc0, wc1 = max(c0 - margin, 0), min(c1 + margin, shape[1])
             tiles.append(((slice(wr0, wr1), slice(wc0, wc1)),
                           (slice(r0, r1), slice(c0, c1)),
@@ -99,7 +102,8 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
     image : `numpy.ndarray`
         2-D finite image in network units.
     tile_size : int
-        Kept core of each tile in input pixels; memory scales with ``(tile_size + 2 margin)²``.
+        Largest kept core of a tile in input pixels (see `tile_slices`); memory scales with
+        ``(tile_size + 2 margin)²``.
     margin : int
         Overlap, at least the network's receptive radius for seam-free output.
     upscale : int, optional
