@@ -221,23 +221,24 @@ def case_tiling(args):
     norm = card["normalisation"]
     net = load_model(args.model, precision="float32")
     bare_input = ((_image(n) - norm["offset"]) / norm["scale"])[None, :, :, None]
-    with _device(args.device):
-        net(bare_input[:, :256, :256])
-        bare = _timed(lambda: net(bare_input), args.repeats)
-    out = {"bare": bare}
     from sunpy_enhance.tiling import apply_tiled
 
     margin = int(card.get("receptive_radius", 13)) + 3
+    variants = {"bare": lambda: net(bare_input)}
     for tile in _tile_sizes():
         # the network on tiles only (what tiling costs) ...
-        with _device(args.device):
-            apply_tiled(net, bare_input[0, :, :, 0], tile_size=tile, margin=margin)
-            out[f"tiled{tile}"] = _timed(lambda tile=tile: apply_tiled(net, bare_input[0, :, :, 0], tile_size=tile,
-                                                                       margin=margin), args.repeats)
+        variants[f"tiled{tile}"] = lambda tile=tile: apply_tiled(net, bare_input[0, :, :, 0], tile_size=tile,
+                                                                 margin=margin)
         # ... and all of enhance_map (WCS, μ, limb darkening, quiet-Sun level, NaN filling, header)
-        enhance_map(smap, model=args.model, tile_size=tile, device=args.device)  # warm-up for this tile shape
-        out[f"map{tile}"] = _timed(lambda tile=tile: enhance_map(smap, model=args.model, tile_size=tile,
-                                                                 device=args.device), args.repeats)
+        variants[f"map{tile}"] = lambda tile=tile: enhance_map(smap, model=args.model, tile_size=tile,
+                                                               device=args.device)
+    out = {key: [] for key in variants}
+    with _device(args.device):
+        for func in variants.values():  # warm-up: every tile shape once
+            func()
+        for _ in range(args.repeats):  # interleaved, so that slow drifts of the machine hit all alike
+            for key, func in variants.items():
+                out[key] += _timed(func, 1)
     return out
 
 

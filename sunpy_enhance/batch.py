@@ -167,10 +167,16 @@ def _connect(client, n_workers, intra_op_threads):
 
 
 def _close(client):
+    """Close a client (and its local cluster); a slow or failing shutdown is logged, never raised, so that
+    the outputs already written and the report of the batch are not lost because of it."""
     cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    try:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    except Exception as exc:  # e.g. a TimeoutError while workers are being stopped
+        log.warning("The Dask cluster did not shut down cleanly (%s: %s); the results are complete.",
+                    type(exc).__name__, exc)
 
 
 def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, overwrite=False,

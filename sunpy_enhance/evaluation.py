@@ -20,7 +20,7 @@ from scipy import ndimage
 
 from sunpy_enhance.degrade import training_pair
 from sunpy_enhance.diagnostics import flux_budget, forward_residual, granulation_contrast, power_spectrum
-from sunpy_enhance.enhance import enhance_array
+from sunpy_enhance.enhance import DEFAULT_TILE_SIZE, _resolve_model, _run_network, enhance_array
 from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
@@ -75,6 +75,20 @@ def _enhance(hmi, kind, model):
     return enhance_array(hmi * 1000.0, kind=kind, model=model) / 1000.0  # kG in, G for the API
 
 
+def raw_photometry(hmi, model):
+    """
+    Mean of the bare network output over the mean of its continuum input, minus 1 (I/Ic inputs).
+
+    What the network alone does to the mean intensity, before `~sunpy_enhance.enhance.conserve_flux`
+    restores it in `~sunpy_enhance.enhance.enhance_array`.
+    """
+    model, card = _resolve_model("continuum", model)
+    norm = card["normalisation"]
+    raw = _run_network((hmi - norm["offset"]) / norm["scale"], model, card, tile_size=DEFAULT_TILE_SIZE,
+                       precision="float32", progress=False, device=None) * norm["scale"] + norm["offset"]
+    return float(np.mean(raw) / np.mean(hmi) - 1)
+
+
 def _validation(kind, corpus, model, noise, seed, figures):
     import matplotlib.pyplot as plt
 
@@ -100,6 +114,7 @@ def _validation(kind, corpus, model, noise, seed, figures):
         row["photometry_network"] = float(_crop(outputs["network"], 2).mean() / _crop(hmi).mean() - 1) \
             if kind == "continuum" else float(_crop(outputs["network"], 2).mean() - _crop(hmi).mean())
         if kind == "continuum":
+            row["photometry_raw_network"] = raw_photometry(hmi, model)
             for name, img in (("input", hmi), ("target", target), ("network", outputs["network"])):
                 row[f"contrast_{name}"] = float(np.std(img) / np.mean(img))
         rows.append(row)
@@ -165,6 +180,7 @@ def _real_samples(kind, root, model, figures):
                 (budget.output_signed - budget.input_signed) / budget.input_unsigned)
         result[label] = entry
     if kind == "continuum":
+        result["photometry_raw_network"] = raw_photometry(hmi, model)
         result["input_quiet_sun_contrast"] = granulation_contrast(hmi, pixel_scale=0.504 * u.arcsec)
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
     lim = np.percentile(np.abs(published), 99.5)
@@ -296,11 +312,12 @@ def write_report(metrics, path):
                      f"({r['rl_iterations']}) | {r['psnr_network']:.2f} | {r['ssim_bicubic']:.3f} | "
                      f"{r['ssim_richardson-lucy']:.3f} | {r['ssim_network']:.3f} |")
     if kind == "continuum":
-        lines += ["", "| frame | contrast input | contrast network | contrast target | photometry |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| frame | contrast input | contrast network | contrast target | photometry | "
+                  "photometry of the bare network |", "|---|---|---|---|---|---|"]
         for r in metrics["validation"]:
             lines.append(f"| {r['frame']} | {r['contrast_input']:.4f} | {r['contrast_network']:.4f} | "
-                         f"{r['contrast_target']:.4f} | {r['photometry_network']:+.4f} |")
+                         f"{r['contrast_target']:.4f} | {r['photometry_network']:+.4f} | "
+                         f"{r['photometry_raw_network']:+.4f} |")
     lines += [""] + [f"![{r['frame']}]({r['figure']})" for r in metrics["validation"]]
     lines += ["", "![power spectra](validation_power_spectra.png)", "", "## Real HMI sample", ""]
     real = metrics["real_hmi"]
@@ -311,6 +328,8 @@ def write_report(metrics, path):
     for label in ("network", "published", "richardson-lucy-20", "bicubic"):
         lines.append(f"| {label} | " + " | ".join(f"{v:.4g}" for v in real[label].values()) + " |")
     if "input_quiet_sun_contrast" in real:
-        lines.append(f"\nInput quiet-Sun contrast: {real['input_quiet_sun_contrast']:.4f}.")
+        lines.append(f"\nInput quiet-Sun contrast: {real['input_quiet_sun_contrast']:.4f}. The bare network changes "
+                     f"the mean intensity by {real['photometry_raw_network']:+.4f} (relative) before "
+                     "`conserve_flux` restores it.")
     lines += ["", f"![real]({real['figure']})", ""]
     Path(path).write_text("\n".join(lines))

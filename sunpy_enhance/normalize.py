@@ -52,7 +52,11 @@ def limb_darkening(mu):
     mu = np.asarray(mu, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         lnmu = np.log(np.where(mu > 0, mu, np.nan))
-    return 1 + sum(a * lnmu ** (k + 1) for k, a in enumerate(HMI_LIMB_DARKENING))
+    poly = np.zeros_like(lnmu)
+    for a in reversed(HMI_LIMB_DARKENING):  # Horner's scheme: 1 + x (a1 + x (a2 + ...))
+        poly += a
+        poly *= lnmu
+    return 1 + poly
 
 
 def mu_from_map(smap, *, rows_per_chunk=512):

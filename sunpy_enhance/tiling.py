@@ -90,7 +90,7 @@ def tiles_per_batch(window_shape, memory_bytes, *, filters=64, upscale=2, bytes_
     return int(max(1, min(max_batch, memory_bytes // per_tile)))
 
 
-def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, batch_size=1):
+def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, batch_size=1, unused=None):
     """
     Apply ``func`` to an image tile by tile and assemble the output.
 
@@ -113,6 +113,9 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
     batch_size : int, optional
         Tiles of the same window shape sent to ``func`` together (for accelerators; see
         `tiles_per_batch`). The result does not depend on it.
+    unused : `numpy.ndarray` of bool, optional
+        Pixels whose output is not wanted (e.g. off the solar disk). Tiles whose core holds only such
+        pixels are not computed and come out NaN: on a full-disk image this skips the corners.
 
     Returns
     -------
@@ -122,6 +125,11 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
     image = np.asarray(image, dtype=np.float32)
     out = np.empty((image.shape[0] * upscale, image.shape[1] * upscale), dtype=np.float32)
     tiles = tile_slices(image.shape, tile_size, margin)
+    if unused is not None:
+        skipped = [tile for tile in tiles if np.all(unused[tile[1]])]
+        for _, core, _ in skipped:
+            out[core[0].start * upscale:core[0].stop * upscale, core[1].start * upscale:core[1].stop * upscale] = np.nan
+        tiles = [tile for tile in tiles if not np.all(unused[tile[1]])]
     if batch_size < 1:
         msg = f"batch_size must be at least 1, not {batch_size}."
         raise ValueError(msg)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import sunpy.map
 
-from sunpy_enhance.enhance import classify_map, enhance_array, enhance_map
+from sunpy_enhance.enhance import classify_map, conserve_flux, enhance_array, enhance_map
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
 from sunpy_enhance.normalize import limb_darkening, mu_from_map
 from sunpy_enhance.sample import synthetic_hmi_map
@@ -53,6 +53,22 @@ def test_keep_input_units(continuum, tiny_enhance_models):
     expected = normalised.data * normalised.meta["enhqsun"] * limb_darkening(mu_from_map(normalised))
     np.testing.assert_allclose(restored.data, expected, rtol=1e-5)
     assert restored.unit == continuum.unit
+
+
+def test_continuum_mean_is_conserved(tiny_enhance_models):
+    """The enhanced continuum keeps the input's mean I/Ic over the field (NaN pixels excluded)."""
+    limb = synthetic_hmi_map("continuum", shape=(40, 40), center=(960, 0) * u.arcsec, spot=False)
+    with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+        out = enhance_map(limb, model=tiny_enhance_models["continuum"])
+    mu = mu_from_map(limb)
+    normalised_input = limb.data / limb_darkening(mu) / out.meta["enhqsun"]
+    assert np.nanmean(out.data) == pytest.approx(np.nanmean(normalised_input), rel=1e-5)
+
+
+def test_conserve_flux_gain():
+    original = np.array([[1.0, 2.0], [np.nan, 1.0]])
+    enhanced = np.repeat(np.repeat(original, 2, 0), 2, 1) * 1.1
+    np.testing.assert_allclose(conserve_flux(enhanced, original), enhanced / 1.1, rtol=1e-6)
 
 
 def test_magnetogram_map(magnetogram, tiny_enhance_models):

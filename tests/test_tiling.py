@@ -43,3 +43,24 @@ def test_too_small_margin_makes_seams(tiny_enhance_models):
     whole = net(image[None, :, :, None])[0, :, :, 0]
     tiled = apply_tiled(net, image, tile_size=32, margin=2)
     assert np.max(np.abs(tiled - whole)) > 1e-4
+
+
+def test_tiles_wholly_unused_are_skipped_and_nan():
+    calls = []
+
+    def upsample(batch):
+        calls.append(batch.shape)
+        return np.repeat(np.repeat(batch, 2, axis=1), 2, axis=2)
+
+    image = np.arange(120 * 90, dtype=np.float32).reshape(120, 90)
+    unused = np.zeros(image.shape, dtype=bool)
+    unused[:40, :30] = True  # exactly the core of the first 40 x 30 tile
+    unused[100:, 80:] = True  # part of a tile only: that tile is still computed
+    out = apply_tiled(upsample, image, tile_size=40, margin=4, unused=unused)
+    full = apply_tiled(upsample, image, tile_size=40, margin=4)
+    n_tiles = len(tile_slices(image.shape, 40, 4))
+    assert len(calls) == 2 * n_tiles - 1  # the second call computed all tiles, the first all but one
+    assert np.all(np.isnan(out[:80, :60]))
+    keep = np.ones(out.shape, dtype=bool)
+    keep[:80, :60] = False
+    np.testing.assert_array_equal(out[keep], full[keep])

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
+from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
 
 __all__ = ["collect_inputs", "register", "run"]
 
@@ -40,7 +41,8 @@ def register(subparsers):
     parser.add_argument("--kind", choices=("continuum", "magnetogram"),
                         help="override the data kind (default: read from each file's header)")
     parser.add_argument("--model", help="bundled model name or model directory (default: per kind)")
-    parser.add_argument("--tile-size", type=int, default=1024, help="tile side in input pixels (default 1024)")
+    parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
+                        help=f"tile side in input pixels (default {DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     parser.add_argument("--overwrite", action="store_true", help="enhance again files that are already done")
     parser.set_defaults(func=run)
