@@ -167,17 +167,17 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     if kind not in KINDS:
         msg = f"kind must be one of {KINDS}, not {kind!r}."
         raise ValueError(msg)
-    data = np.asarray(array, dtype=float)
+    data = np.asarray(array, dtype=np.float32)  # the network computes in float32 (or less) anyway
     if data.ndim != 2:
         msg = f"A 2-D image is needed, not an array of shape {data.shape}."
         raise ValueError(msg)
     model, card = _resolve_model(kind, model)
     norm = card["normalisation"]
     if kind == "continuum":
-        ld = 1.0 if mu is None else limb_darkening(mu)
+        ld = 1.0 if mu is None else limb_darkening(mu).astype(np.float32)
         corrected = data / ld
         level = quiet_sun_level(corrected) if quiet_sun is None else float(quiet_sun)
-        physical = corrected / level
+        physical = corrected / np.float32(level)
     else:
         physical = data
     network_input = (physical - norm["offset"]) / norm["scale"]

@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "HMI_LIMB_DARKENING",
+    "SAMPLE_LIMIT",
     "limb_darkening",
     "mu_from_map",
     "quiet_sun_level",
@@ -103,13 +104,19 @@ def mu_from_map(smap, *, rows_per_chunk=512):
     return mu
 
 
+#: `quiet_sun_level` uses at most about this many pixels (a regular subsample of larger images).
+SAMPLE_LIMIT = 1 << 18
+
+
 def quiet_sun_level(image, *, iterations=5, clip=2.5):
     """
     Robust quiet-Sun intensity of a (limb-darkening-corrected) continuum image.
 
     Starting from the median, pixels farther than ``clip`` robust standard deviations (1.4826 × MAD)
     are rejected and the level recomputed, ``iterations`` times. Sunspots, pores and faculae are
-    rejected as outliers as long as quiet Sun covers most of the field.
+    rejected as outliers as long as quiet Sun covers most of the field. Images of more than
+    `SAMPLE_LIMIT` finite pixels are measured on a regular subsample of them (every k-th pixel), whose
+    statistical error (≲1e-4 of the level for granulation) is far below the 0.2% photometric budget.
 
     Parameters
     ----------
@@ -133,8 +140,10 @@ def quiet_sun_level(image, *, iterations=5, clip=2.5):
     estimate is biased low; pass the level explicitly (``quiet_sun_level=`` of
     `~sunpy_enhance.enhance.enhance_map`) in that case.
     """
-    values = np.asarray(image, dtype=float)
+    values = np.asarray(image, dtype=float).ravel()
     values = values[np.isfinite(values)]
+    if values.size > SAMPLE_LIMIT:  # a regular subsample: the same level to ~1e-4, many times faster
+        values = values[::-(-values.size // SAMPLE_LIMIT)]
     if values.size == 0:
         msg = "The image has no finite pixel to measure the quiet-Sun level on."
         raise ValueError(msg)
