@@ -7,8 +7,10 @@ Prints tables (and writes JSON with ``--json``):
    (4096 × 4096, float32 and bfloat16) in the same framework and with the same threads.
 2. Throughput of `sunpy_enhance.enhance.enhance_array` (normalisation, NaN filling, tiling, network) on
    400², 1024² and 4096² inputs in float32 and bfloat16: input Mpixel/s, achieved GFLOP/s, that rate as a
-   fraction of the float32 matrix product, and the peak resident memory (RSS) of the process. Every case
-   runs in a fresh subprocess, so its peak RSS is its own.
+   fraction of the float32 matrix product; the same fraction for the network calls alone (their own
+   time and the pixels they computed, tile overlaps included: the network's achieved FLOP rate); and the
+   peak resident memory (RSS) of the process. Every case runs in a fresh subprocess, so its peak RSS is
+   its own.
 3. Tiling overhead on a 1024² map: the network applied tile by tile (`sunpy_enhance.tiling.apply_tiled`)
    and all of `sunpy_enhance.enhance.enhance_map` (WCS, μ, limb darkening, quiet-Sun level, NaN filling,
    header), with the default tile size and tiles of 1024, 512 and 256 pixels, against one bare model call
@@ -173,35 +175,38 @@ def _device(device):
     return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
 
 
-def _compile_keras(model, precision):
-    """Run a rebuilt Keras model (bfloat16) as one TensorFlow graph instead of layer by layer (eager)."""
-    import tensorflow as tf
-
-    from sunpy_enhance.models import load_model
-
-    net = load_model(model, precision=precision)
-    if net.keras_model is not None:
-        keras_model = net.keras_model
-        spec = tf.TensorSpec([None, None, None, 1], tf.float32)
-        net._call = tf.function(lambda batch: keras_model(batch, training=False), input_signature=[spec])
-
-
 def case_throughput(args):
     from sunpy_enhance.enhance import enhance_array
+    from sunpy_enhance.models import LoadedModel
 
+    # time the network calls themselves (all tiles, overlap included) besides the whole of enhance_array
+    network = {"seconds": 0.0, "pixels": 0}
+    plain_call = LoadedModel.__call__
+
+    def timed_call(self, batch):
+        start = time.perf_counter()
+        out = plain_call(self, batch)
+        network["seconds"] += time.perf_counter() - start
+        network["pixels"] += int(np.prod(batch.shape[:3]))
+        return out
+
+    LoadedModel.__call__ = timed_call
     image = _image(args.size)
     started = time.perf_counter()
-    if args.compile_keras:
-        _compile_keras(args.model, args.precision)
     # warm-up: model loading and first-call set-up, on a small image through the same path
     enhance_array(_image(256, 1), kind="continuum", model=args.model, quiet_sun=1.0, precision=args.precision,
                   device=args.device)
     load_s = time.perf_counter() - started
     repeats = 1 if args.size >= 2048 else args.repeats
-    times = _timed(lambda: enhance_array(image, kind="continuum", model=args.model, quiet_sun=1.0,
-                                         precision=args.precision, device=args.device, tile_size=args.tile_size),
-                   repeats)
-    return {"times": times, "load_s": load_s, "peak_rss_mb": _peak_rss_mb()}
+    times, network_rates = [], []
+    for _ in range(repeats):
+        network.update(seconds=0.0, pixels=0)
+        times += _timed(lambda: enhance_array(image, kind="continuum", model=args.model, quiet_sun=1.0,
+                                              precision=args.precision, device=args.device,
+                                              tile_size=args.tile_size), 1)
+        network_rates.append(network["pixels"] / network["seconds"])
+    return {"times": times, "load_s": load_s, "peak_rss_mb": _peak_rss_mb(),
+            "network_pixels_per_s": max(network_rates), "network_pixels": network["pixels"]}
 
 
 def case_tiling(args):
@@ -307,8 +312,6 @@ def _run_case(args, case, **extra):
            "--tile-size", str(args.tile_size), "--backend", args.backend]
     if args.device:
         cmd += ["--device", args.device]
-    if args.compile_keras:
-        cmd += ["--compile-keras"]
     for key, value in extra.items():
         cmd += [f"--{key.replace('_', '-')}", str(value)]
     env = {**os.environ, "KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -345,8 +348,6 @@ def main(argv=None):
     parser.add_argument("--backend", choices=["tensorflow", "jax"], default="tensorflow")
     parser.add_argument("--no-tiling", action="store_true", help="skip the tiling-overhead section")
     parser.add_argument("--tiling-size", type=int, default=1024, help="map size of the tiling section")
-    parser.add_argument("--compile-keras", action="store_true",
-                        help="experiment: run the rebuilt Keras model (bfloat16) as a tf.function graph")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -368,8 +369,7 @@ def main(argv=None):
                "flops_per_input_pixel": fpp, "throughput": [], "tiling": None}
     print("Machine:", ", ".join(f"{k}={v}" for k, v in machine.items()))
     print(f"Model {card.get('name')} ({card['architecture']}); {fpp / 1e6:.3f} MFLOP per input pixel")
-    print(f"Backend {args.backend}, device {args.device or 'default'}, tile size {args.tile_size}"
-          + (", Keras models compiled with tf.function (--compile-keras)" if args.compile_keras else ""))
+    print(f"Backend {args.backend}, device {args.device or 'default'}, tile size {args.tile_size}")
 
     measured = _run_case(args, "matmul" if args.backend == "tensorflow" else "matmul_jax")
     reference = results["matmul_gflops"] = measured["matmul_gflops"]
@@ -388,21 +388,24 @@ def main(argv=None):
             best = min(res["times"])
             gflops = size * size * fpp / best / 1e9
             frac = f"{gflops / reference['float32']:.0%}"
+            net_rate = res.get("network_pixels_per_s")
+            net_frac = f"{net_rate * fpp / 1e9 / reference['float32']:.0%}" if net_rate else "n/a"
             row = {"size": size, "precision": precision, "seconds_best": best,
+                   "network_gflops": net_rate * fpp / 1e9 if net_rate else None,
                    "seconds_median": float(np.median(res["times"])), "runs": len(res["times"]),
                    "mpix_per_s": size * size / best / 1e6, "gflops": gflops, "peak_rss_mb": res["peak_rss_mb"],
                    "load_s": res["load_s"], **{k: res[k] for k in ("tiles_per_batch", "device") if k in res}}
             results["throughput"].append(row)
             rows.append([f"{size}²", precision, f"{best:.3f}", f"{row['mpix_per_s']:.3f}", f"{gflops:.0f}", frac,
-                         f"{row['peak_rss_mb']:.0f}", len(res["times"])])
+                         net_frac, f"{row['peak_rss_mb']:.0f}", len(res["times"])])
             extra = f" on {res['device']}, {res['tiles_per_batch']} tile(s) per batch" if "device" in res else ""
             print(f"  {size}² {precision}: {best:.3f} s{extra}", flush=True)
     bf16 = {r["size"]: r for r in results["throughput"] if r["precision"] == "bfloat16"}
     f32 = {r["size"]: r for r in results["throughput"] if r["precision"] == "float32"}
     if rows:
         print("\nThroughput (input pixels; time = best of runs; GFLOP/s from the architecture's FLOPs)")
-        print(table(["input", "precision", "time (s)", "Mpixel/s", "GFLOP/s", "of f32 matmul", "peak RSS (MB)",
-                     "runs"], rows))
+        print(table(["input", "precision", "time (s)", "Mpixel/s", "GFLOP/s", "of f32 matmul",
+                     "network alone, of f32 matmul", "peak RSS (MB)", "runs"], rows))
     speedups = {s: f32[s]["seconds_best"] / bf16[s]["seconds_best"] for s in f32 if s in bf16}
     if speedups:
         print("bfloat16 speed-up over float32: " + ", ".join(f"{s}²: {v:.2f}x" for s, v in speedups.items()))
