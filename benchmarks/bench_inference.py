@@ -259,47 +259,21 @@ def _tile_sizes():
     return sorted({_default_tile(), 1024, 512, 256}, reverse=True)
 
 
-def _jax_runner(model, precision):
-    """A jitted JAX function from a batch of tiles to a batch of outputs, and the device's free memory."""
+def case_jax(args):
+    """The throughput case on Keras 3's JAX backend (jitted; tiles batched to the GPU's memory)."""
     import jax
 
-    from sunpy_enhance.models import load_model
+    from sunpy_enhance.models import load_model, read_card
+    from sunpy_enhance.tiling import tiles_per_batch
 
-    net = load_model(model, precision=precision)
-    keras_model = net.keras_model
-    trainable = [v.value for v in keras_model.trainable_variables]
-    frozen = [v.value for v in keras_model.non_trainable_variables]
-
-    @jax.jit
-    def forward(batch):
-        out, _ = keras_model.stateless_call(trainable, frozen, batch, training=False)
-        return out
-
-    device = jax.devices()[0]
-    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
-    free = (stats["bytes_limit"] - stats.get("bytes_in_use", 0)) if stats and "bytes_limit" in stats else None
-    return (lambda batch: np.asarray(forward(batch))), free, device
-
-
-def case_jax(args):
-    from sunpy_enhance.models import read_card
-    from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
-
-    card = read_card(args.model)
-    margin = int(card.get("receptive_radius", 13)) + 3
-    started = time.perf_counter()
-    run, free, device = _jax_runner(args.model, args.precision)
-    tile = min(args.tile_size, args.size)
-    window = (tile + 2 * margin, tile + 2 * margin)
-    bytes_per_value = 2 if args.precision == "bfloat16" else 4
-    batch = tiles_per_batch(window, 0.6 * free, bytes_per_value=bytes_per_value) if free else 1
-    image = _image(args.size) - 1.0
-    # compile for every tile shape this image has (border tiles are smaller)
-    apply_tiled(run, image, tile_size=tile, margin=margin, batch_size=batch)
-    load_s = time.perf_counter() - started
-    times = _timed(lambda: apply_tiled(run, image, tile_size=tile, margin=margin, batch_size=batch), args.repeats)
-    return {"times": times, "load_s": load_s, "peak_rss_mb": _peak_rss_mb(), "tiles_per_batch": batch,
-            "device": str(device)}
+    out = case_throughput(args)
+    free = load_model(args.model, precision=args.precision).accelerator_memory()
+    margin = int(read_card(args.model).get("receptive_radius", 13)) + 3
+    tile = min(args.tile_size, args.size) + 2 * margin
+    out["tiles_per_batch"] = tiles_per_batch((tile, tile), 0.6 * free, bytes_per_value=2 if args.precision ==
+                                             "bfloat16" else 4) if free else 1
+    out["device"] = str(jax.devices()[0])
+    return out
 
 
 CASES = {"matmul": case_matmul, "matmul_jax": case_matmul_jax, "throughput": case_throughput,

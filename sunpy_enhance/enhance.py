@@ -10,7 +10,7 @@ from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.header import add_provenance, refined_meta
 from sunpy_enhance.models import load_model, model_directory, read_card
 from sunpy_enhance.normalize import limb_darkening, mu_from_map, quiet_sun_level
-from sunpy_enhance.tiling import apply_tiled
+from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
 from sunpy_enhance.validation import check_hmi_map
 
 __all__ = ["DEFAULT_TILE_SIZE", "KINDS", "LIMB_MU", "classify_map", "conserve_flux", "enhance_array", "enhance_map"]
@@ -100,9 +100,14 @@ def _run_network(network_input, model, card, *, tile_size, precision, progress, 
     filled, bad = _fill_nan(network_input)
     net = load_model(model, precision=precision)
     margin = int(card.get("receptive_radius", 13)) + 3
+    free = net.accelerator_memory(device)
+    batch_size = 1
+    if free:  # a GPU: send as many equal-shaped tiles at once as fit in 60% of its free memory
+        window = (min(tile_size, filled.shape[0]) + 2 * margin, min(tile_size, filled.shape[1]) + 2 * margin)
+        batch_size = tiles_per_batch(window, 0.6 * free, bytes_per_value=2 if precision == "bfloat16" else 4)
     with _device_scope(device):
         out = apply_tiled(net, filled, tile_size=tile_size, margin=margin, upscale=2, progress=progress,
-                          unused=bad if bad.any() else None)
+                          unused=bad if bad.any() else None, batch_size=batch_size)
     if bad.any():
         out[np.repeat(np.repeat(bad, 2, axis=0), 2, axis=1)] = np.nan
     return out

@@ -206,7 +206,9 @@ class LoadedModel:
             self.keras_model = build_from_card(self.card, dtype=dtype)
             self.keras_model.load_weights(self.directory / "model.weights.h5")
             self._call = self._keras_call
-            if keras.backend.backend() == "tensorflow":
+            if keras.backend.backend() == "jax":
+                self._call = self._jax_function()
+            elif keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
                 # one graph instead of layer-by-layer execution: TensorFlow then fuses convolutions, bias
@@ -216,6 +218,52 @@ class LoadedModel:
 
     def _keras_call(self, batch):
         return self.keras_model(batch, training=False)
+
+    def _jax_function(self):
+        """The Keras model as one compiled (``jax.jit``) function of its input batch."""
+        import jax
+
+        model = self.keras_model
+        trainable = [v.value for v in model.trainable_variables]
+        frozen = [v.value for v in model.non_trainable_variables]
+
+        @jax.jit
+        def forward(batch):
+            out, _ = model.stateless_call(trainable, frozen, batch, training=False)
+            return out
+
+        return forward
+
+    def accelerator_memory(self, device=None):
+        """
+        Free memory (bytes) of the GPU this model runs on, or None when it runs on the CPU.
+
+        Used to send several tiles to a GPU at once (`sunpy_enhance.tiling.tiles_per_batch`). With
+        TensorFlow the total comes from ``nvidia-smi`` when it is on the PATH (TensorFlow does not report
+        it); otherwise 8 GB are assumed.
+
+        Parameters
+        ----------
+        device : {"cpu", "gpu"}, optional
+            The device forced by the caller, if any.
+        """
+        import keras
+
+        if device == "cpu":
+            return None
+        if keras.backend.backend() == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            if dev.platform != "gpu":
+                return None
+            stats = dev.memory_stats() or {}
+            return stats["bytes_limit"] - stats.get("bytes_in_use", 0) if "bytes_limit" in stats else 8e9
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            return None
+        return _nvidia_free_memory() or 8e9
 
     def __call__(self, batch):
         """
@@ -236,6 +284,18 @@ class LoadedModel:
 
     def __repr__(self):
         return f"<LoadedModel {self.card.get('name', self.directory.name)!r} ({self.precision})>"
+
+
+def _nvidia_free_memory():
+    """Free memory of the first NVIDIA GPU in bytes from ``nvidia-smi``, or None."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.free", "--format=csv,noheader,nounits", "-i", "0"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return float(out.split()[0]) * 2**20
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
 
 
 @functools.lru_cache(maxsize=16)

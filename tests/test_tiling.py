@@ -64,3 +64,26 @@ def test_tiles_wholly_unused_are_skipped_and_nan():
     keep = np.ones(out.shape, dtype=bool)
     keep[:80, :60] = False
     np.testing.assert_array_equal(out[keep], full[keep])
+
+
+def test_accelerator_batches_give_the_same_result(tiny_enhance_models, monkeypatch):
+    """On a GPU several tiles go to the network at once (sized to its memory); the output is the same."""
+    from sunpy_enhance.enhance import enhance_array
+    from sunpy_enhance.models import LoadedModel
+
+    model = tiny_enhance_models["continuum"]
+    image = 1 + 0.03 * np.random.default_rng(3).standard_normal((160, 160))
+    assert load_model(model).accelerator_memory() is None  # no GPU here: one tile at a time
+    one_by_one = enhance_array(image, kind="continuum", model=model, quiet_sun=1.0, tile_size=40)
+    batches = []
+    plain_call = LoadedModel.__call__
+
+    def spy(self, batch):
+        batches.append(batch.shape[0])
+        return plain_call(self, batch)
+
+    monkeypatch.setattr(LoadedModel, "accelerator_memory", lambda self, device=None: 2e8)
+    monkeypatch.setattr(LoadedModel, "__call__", spy)
+    batched = enhance_array(image, kind="continuum", model=model, quiet_sun=1.0, tile_size=40)
+    assert max(batches) > 1
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-6)
