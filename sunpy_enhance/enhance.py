@@ -13,15 +13,15 @@ from sunpy_enhance.normalize import limb_darkening, mu_from_map, quiet_sun_level
 from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
 from sunpy_enhance.validation import check_hmi_map
 
-__all__ = ["DEFAULT_TILE_SIZE", "KINDS", "LIMB_MU", "classify_map", "conserve_flux", "enhance_array", "enhance_map"]
+__all__ = ["DEFAULT_TILE_SIZE", "KINDS", "LIMB_MU", "classify_map", "enhance_array", "enhance_map", "flux_gain"]
 
 #: The data kinds Enhance has a model for.
 KINDS = ("continuum", "magnetogram")
 #: Below this μ the networks are unreliable (low contrast, foreshortening; paper's limb caveat).
 LIMB_MU = 0.3
-#: Default tile side (input pixels): a 768² tile needs ~2.5 GB with the published network in float32, so a
-#: 4096² full disk stays under ~4 GB, while the overlap costs only ~6-9% extra computation.
-DEFAULT_TILE_SIZE = 768
+#: Default tile side (input pixels): one 1024² tile call needs ~4 GB with the published network in float32 and a
+#: 4096² full disk ~3.5-4.5 GB in all; cutouts up to 1024² go through the network in one call (no overlap).
+DEFAULT_TILE_SIZE = 1024
 
 
 def classify_map(smap):
@@ -113,32 +113,30 @@ def _run_network(network_input, model, card, *, tile_size, precision, progress, 
     return out
 
 
-def conserve_flux(enhanced, original):
+def flux_gain(enhanced, original):
     """
-    Scale an enhanced continuum image so that its mean intensity equals the original's.
+    The factor that makes an enhanced continuum image's mean intensity equal the original's.
 
     The PSF redistributes light but neither creates nor removes it, so the mean over the field of view
     of the true (deconvolved) image equals that of the observed one. The network conserves it only
-    approximately (its raw output is typically 0.5-2 % brighter or darker); one gain factor over all
-    finite pixels restores it. Local photometry is left to the network (see the forward residual).
+    approximately (its bare output is typically 0.5-2 % brighter or darker); `enhance_array` multiplies
+    continuum outputs by this one factor. Local photometry is left to the network (see the forward
+    residual, `sunpy_enhance.diagnostics.forward_residual`).
 
     Parameters
     ----------
     enhanced : `numpy.ndarray`
         Enhanced image, twice the size of ``original``; NaN exactly at the 2 × 2 children of the
-        missing input pixels.
+        missing input pixels, so that both means cover the same area.
     original : `numpy.ndarray`
         The input image in the same units; NaN where missing.
 
     Returns
     -------
-    `numpy.ndarray`
-        ``enhanced`` times the gain.
+    `numpy.float32`
+        mean(original) / mean(enhanced) over their finite pixels.
     """
-    if not np.isfinite(enhanced).any():
-        return enhanced
-    # the output is NaN exactly at the 2 x 2 children of missing input pixels, so the means cover the same area
-    return enhanced * np.float32(np.nanmean(original) / np.nanmean(enhanced, dtype=np.float64))
+    return np.float32(np.nanmean(original, dtype=np.float64) / np.nanmean(enhanced, dtype=np.float64))
 
 
 def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_input_units=False,
@@ -188,12 +186,13 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     network_input = (physical - norm["offset"]) / norm["scale"]
     out = _run_network(network_input, model, card, tile_size=tile_size, precision=precision,
                        progress=progress, device=device)
-    out = out * norm["scale"] + norm["offset"]
+    out *= np.float32(norm["scale"])  # in place: on a full disk each copy of the output is 270 MB
+    out += np.float32(norm["offset"])
     if kind == "continuum":
-        out = conserve_flux(out, physical)
+        out *= flux_gain(out, physical)
     if keep_input_units and kind == "continuum":
         out = out * level * (1.0 if mu is None else np.repeat(np.repeat(ld, 2, axis=0), 2, axis=1))
-    return out.astype(np.float32)
+    return out.astype(np.float32, copy=False)
 
 
 def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units=False,
@@ -223,8 +222,10 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         Tiles of this many input pixels a side are processed one at a time; memory scales with the
         tile, not the image. The result does not depend on it.
     precision : {"float32", "bfloat16"}, optional
-        bfloat16 is about twice as fast on CPUs with AMX/AVX-512 and on GPUs, with differences of
-        the order of the training noise (see the documentation).
+        bfloat16 (hidden layers only) is faster where the hardware has bfloat16 arithmetic (GPU tensor
+        cores, AMX: up to ~2x; AVX-512 BF16: ~1.1-1.3x) and uses half the memory. Fine for magnetograms
+        (differences ~3 G); for continuum photometry use float32 (differences ~5e-3 Ic, several times
+        the noise). See the documentation's performance page.
     device : {"cpu", "gpu"}, optional
         Force a device; by default TensorFlow uses a GPU when it sees one.
     allow_non_hmi, allow_any_scale : bool, optional

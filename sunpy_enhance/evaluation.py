@@ -79,8 +79,8 @@ def raw_photometry(hmi, model):
     """
     Mean of the bare network output over the mean of its continuum input, minus 1 (I/Ic inputs).
 
-    What the network alone does to the mean intensity, before `~sunpy_enhance.enhance.conserve_flux`
-    restores it in `~sunpy_enhance.enhance.enhance_array`.
+    What the network alone does to the mean intensity, before `~sunpy_enhance.enhance.enhance_array`
+    restores it (`~sunpy_enhance.enhance.flux_gain`).
     """
     model, card = _resolve_model("continuum", model)
     norm = card["normalisation"]
@@ -330,6 +330,6 @@ def write_report(metrics, path):
     if "input_quiet_sun_contrast" in real:
         lines.append(f"\nInput quiet-Sun contrast: {real['input_quiet_sun_contrast']:.4f}. The bare network changes "
                      f"the mean intensity by {real['photometry_raw_network']:+.4f} (relative) before "
-                     "`conserve_flux` restores it.")
+                     "`flux_gain` restores it.")
     lines += ["", f"![real]({real['figure']})", ""]
     Path(path).write_text("\n".join(lines))

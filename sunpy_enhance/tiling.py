@@ -31,7 +31,7 @@ def tile_slices(shape, tile_size, margin):
     tile_size : int
         Largest side of the kept core of a tile (input pixels); windows add up to ``margin`` on each
         side. Each axis is split into the fewest cores of at most this size, all of (nearly) the same
-        size, so there are no thin leftover tiles (1024 pixels in 768² tiles: two cores of 512).
+        size, so there are no thin leftover tiles (1500 pixels in 1024² tiles: two cores of 750).
     margin : int
         Overlap discarded on each inner side.
 

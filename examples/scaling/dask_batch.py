@@ -74,9 +74,9 @@ if MAIN:
     print(enhance_batch(paths, "hmi_enhanced", n_workers=2))
 
 ###############################################################################
-# Options of `~sunpy_enhance.enhance.enhance_map` go through: a model, bfloat16 arithmetic (about twice
-# as fast on CPUs with AVX-512/AMX and on GPUs), a tile size. Here into another folder, so nothing is
-# skipped.
+# Options of `~sunpy_enhance.enhance.enhance_map` go through: a model, bfloat16 arithmetic (faster on
+# GPUs and CPUs with AMX; fine for magnetograms, not for continuum photometry), a tile size. Here into
+# another folder, so nothing is skipped.
 if MAIN:
     report_bf16 = enhance_batch(
         paths, "hmi_enhanced_bf16", n_workers=2, precision="bfloat16", tile_size=512

@@ -25,7 +25,9 @@ def register(subparsers):
     parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
                         help=f"tile side in input pixels (default {DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="bfloat16: faster on GPUs and CPUs with AMX (up to ~2x), half the memory; fine for "
+                             "magnetograms, use float32 for continuum photometry")
     parser.add_argument("--keep-input-units", action="store_true",
                         help="continuum: output in the input's units instead of I/Ic")
     parser.add_argument("--allow-non-hmi", action="store_true", help="accept non-HMI data")
