@@ -85,8 +85,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--model-dir", default="enhance-continuum")
     parser.add_argument("--skip-full-disk", action="store_true")
-    parser.add_argument("--tile-size", type=int, default=768)
+    parser.add_argument("--tile-size", type=int, default=None, help="default: the package's default")
     args = parser.parse_args()
+    if args.tile_size is None:
+        from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+
+        args.tile_size = DEFAULT_TILE_SIZE
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}")
     print("\nTiling equivalence on 1024x1024 (max |tiled - whole|, network units)")

@@ -21,6 +21,14 @@ def test_cores_cover_the_image_exactly_once(shape, tile, margin):
     assert np.all(count == 1)
 
 
+@pytest.mark.parametrize(("shape", "tile", "grid"), [((1024, 1024), 768, (1, 2)), ((4096, 4096), 1024, (4, 4)),
+                                                    ((4096, 4096), 768, (5, 6)), ((300, 200), 512, (1, 1))])
+def test_tiles_respect_the_pixel_budget_with_least_overlap(shape, tile, grid):
+    tiles = tile_slices(shape, tile, 16)
+    assert len(tiles) == grid[0] * grid[1]
+    assert all((c[0].stop - c[0].start) * (c[1].stop - c[1].start) <= tile * tile for _, c, _ in tiles)
+
+
 def test_bad_tile_arguments():
     with pytest.raises(ValueError, match="tile_size"):
         tile_slices((10, 10), 0, 2)
@@ -53,16 +61,19 @@ def test_tiles_wholly_unused_are_skipped_and_nan():
         return np.repeat(np.repeat(batch, 2, axis=1), 2, axis=2)
 
     image = np.arange(120 * 90, dtype=np.float32).reshape(120, 90)
+    tiles = tile_slices(image.shape, 40, 4)
+    first = tiles[0][1]  # the core of the first tile
+    assert first[0].start == first[1].start == 0 and len(tiles) > 2
     unused = np.zeros(image.shape, dtype=bool)
-    unused[:40, :30] = True  # exactly the core of the first 40 x 30 tile
-    unused[100:, 80:] = True  # part of a tile only: that tile is still computed
+    unused[first] = True  # exactly the first core
+    unused[-3:, -3:] = True  # part of the last tile only: that tile is still computed
     out = apply_tiled(upsample, image, tile_size=40, margin=4, unused=unused)
     full = apply_tiled(upsample, image, tile_size=40, margin=4)
-    n_tiles = len(tile_slices(image.shape, 40, 4))
-    assert len(calls) == 2 * n_tiles - 1  # the second call computed all tiles, the first all but one
-    assert np.all(np.isnan(out[:80, :60]))
+    assert len(calls) == 2 * len(tiles) - 1  # the second call computed all tiles, the first all but one
+    skipped = (slice(0, 2 * first[0].stop), slice(0, 2 * first[1].stop))
+    assert np.all(np.isnan(out[skipped]))
     keep = np.ones(out.shape, dtype=bool)
-    keep[:80, :60] = False
+    keep[skipped] = False
     np.testing.assert_array_equal(out[keep], full[keep])
 
 
