@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from jsoc_server import write_hmi_file
 
-from sunpy_enhance.batch import _local_threads, default_workers, enhance_batch, local_client
+from sunpy_enhance.batch import _close, _local_threads, default_workers, enhance_batch, local_client
 from sunpy_enhance.cli import main
 from sunpy_enhance.files import enhance_files, output_path
 
@@ -213,3 +213,19 @@ def test_keras_model_runs_on_jax_backend(tmp_path, tiny_enhance_models):
     on_tf = apply_tiled(load_model(model), image, tile_size=40, margin=16)
     assert on_jax.shape == (180, 200)
     np.testing.assert_allclose(on_jax, on_tf, atol=1e-5)
+
+
+def test_a_failing_shutdown_is_logged_not_raised(caplog):
+    """A cluster that times out while shutting down must not replace the batch's report by an error."""
+    class SlowToClose:
+        class cluster:  # stands for a LocalCluster
+            @staticmethod
+            def close():
+                raise TimeoutError("workers did not stop in time")
+
+        def close(self):
+            pass
+
+    with caplog.at_level("WARNING", logger="sunpy_enhance.batch"):
+        _close(SlowToClose())
+    assert "did not shut down cleanly" in caplog.text
