@@ -24,7 +24,8 @@ from sunpy_enhance.enhance import DEFAULT_TILE_SIZE, _resolve_model, _run_networ
 from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
-__all__ = ["bicubic_x2", "detail_correlation", "evaluate_model", "psnr", "ssim", "write_report"]
+__all__ = ["bicubic_x2", "detail_correlation", "evaluate_model", "psnr", "raw_photometry", "ssim", "targets_table",
+           "write_card_metrics", "write_report"]
 
 #: Richardson–Lucy iteration counts tried; the best (highest PSNR) is reported.
 RL_ITERATIONS = (5, 10, 20, 40)
@@ -294,6 +295,29 @@ def targets_table(kind, summary):
         met = "" if check is None else ("yes" if check(value) else "NO")
         rows.append((what, value, target, met))
     return rows
+
+
+def write_card_metrics(model_dir, metrics):
+    """
+    Record an evaluation (`evaluate_model`'s result) as ``validation_metrics`` in a model's card.json.
+
+    Returns
+    -------
+    `pathlib.Path`
+        The card written (atomically).
+    """
+    card_path = Path(model_dir) / "card.json"
+    card = json.loads(card_path.read_text())
+    kind = metrics["kind"]
+    card["validation_metrics"] = {"summary": metrics["summary"],
+                                  "targets": [dict(zip(("quantity", "measured", "target", "met"), row, strict=True))
+                                              for row in targets_table(kind, metrics["summary"])],
+                                  "validation_frames": metrics["validation"],
+                                  "real_hmi": metrics["real_hmi"]}
+    tmp = card_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    tmp.replace(card_path)
+    return card_path
 
 
 def write_report(metrics, path):

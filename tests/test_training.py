@@ -138,3 +138,19 @@ def test_user_psf_is_used_and_recorded(tmp_path):
     assert len(calls) == 3  # two training frames and one validation frame
     assert card["psf"]["input"]["model"] == "user-supplied: reference_psf"
     assert card["psf"]["target"]["model"].startswith("user-supplied")
+
+
+def test_history_of_an_exported_model_is_kept(tmp_path):
+    """Training on from an exported model records that model's own training record (and its history)."""
+    import json
+
+    from sunpy_enhance.training.train import _previous_run
+
+    model = tmp_path / "enhance-continuum"
+    model.mkdir()
+    (model / "model.weights.h5").write_bytes(b"")
+    earlier = {"epochs_completed": 8, "initialised_from": {"run": "first", "epochs_completed": 3}}
+    (model / "card.json").write_text(json.dumps({"training": earlier}))
+    info = _previous_run(model / "model.weights.h5")
+    assert info["run"] == "enhance-continuum"
+    assert info["training"] == earlier

@@ -1,7 +1,6 @@
 """
 ``sunpy-enhance evaluate``: measure an Enhance model on held-out frames and real HMI samples.
 """
-import json
 from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
@@ -26,7 +25,7 @@ def register(subparsers):
 
 
 def run(args):
-    from sunpy_enhance.evaluation import evaluate_model, targets_table
+    from sunpy_enhance.evaluation import evaluate_model, targets_table, write_card_metrics
     from sunpy_enhance.models import model_directory
 
     if not args.data.is_dir():
@@ -36,15 +35,5 @@ def run(args):
         print(f"{what:55s} {value:10.4g}  target {target:12s} {met}")
     print(f"report: {args.output / 'report.md'}")
     if args.update_card:
-        card_path = model_directory(args.model or f"enhance-{args.kind}") / "card.json"
-        card = json.loads(card_path.read_text())
-        card["validation_metrics"] = {"summary": metrics["summary"],
-                                      "targets": [dict(zip(("quantity", "measured", "target", "met"), row))
-                                                  for row in targets_table(args.kind, metrics["summary"])],
-                                      "validation_frames": metrics["validation"],
-                                      "real_hmi": metrics["real_hmi"]}
-        tmp = card_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(card, indent=2) + "\n")
-        tmp.replace(card_path)
-        print(f"updated {card_path}")
+        print(f"updated {write_card_metrics(model_directory(args.model or f'enhance-{args.kind}'), metrics)}")
     return 0

@@ -259,9 +259,16 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
 
 
 def _previous_run(weights):
-    """What is known of the run that produced ``weights`` (its config and state, when next to them)."""
+    """
+    What is known of the run that produced ``weights``: its config and state when they are next to them
+    (a run directory), or the ``training`` record of the model card, with its own history, when the
+    weights are an exported model's.
+    """
     weights = Path(weights)
     info = {"weights": weights.name, "run": weights.parent.name}
+    card = weights.parent / "card.json"
+    if card.exists():
+        info["training"] = json.loads(card.read_text()).get("training", {})
     for name in ("config.json", "state.json"):
         path = weights.parent / name
         if path.exists():
