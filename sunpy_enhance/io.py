@@ -44,8 +44,16 @@ def save_map_atomic(smap, path, *, overwrite=False):
             # astropy notes that long HISTORY/keyword values are split into CONTINUE cards: expected.
             warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
             smap.save(tmp, filetype="fits", overwrite=True)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; a normal file follows the umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask():
+    """The process's file-creation mask (read by setting and restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

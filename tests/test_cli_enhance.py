@@ -44,3 +44,17 @@ def test_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot be read" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.fits").exists()
+
+
+def test_written_maps_follow_the_umask(tmp_path):
+    """Outputs are written through a private temporary file but end up with the usual permissions."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save_map_atomic(synthetic_hmi_map("magnetogram", shape=(8, 8)), tmp_path / "m.fits")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert not list(tmp_path.glob("*.part.fits"))
