@@ -219,8 +219,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     keep_input_units : bool, optional
         Return continuum intensities in the input's units (DN/s, limb darkening restored) instead of I/Ic.
     tile_size : int, optional
-        Tiles of this many input pixels a side are processed one at a time; memory scales with the
-        tile, not the image. The result does not depend on it.
+        Tiles of at most ``tile_size²`` input pixels (rectangles arranged for the least overlap) are
+        processed one at a time; memory scales with the tile, not the image. The result does not
+        depend on it.
     precision : {"float32", "bfloat16"}, optional
         bfloat16 (hidden layers only) is faster where the hardware has bfloat16 arithmetic (GPU tensor
         cores, AMX: up to ~2x; AVX-512 BF16: ~1.1-1.3x) and uses half the memory. Fine for magnetograms

@@ -43,7 +43,7 @@ def register(subparsers):
                         help="override the data kind (default: read from each file's header)")
     parser.add_argument("--model", help="bundled model name or model directory (default: per kind)")
     parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
-                        help=f"tile side in input pixels (default {DEFAULT_TILE_SIZE})")
+                        help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     parser.add_argument("--overwrite", action="store_true", help="enhance again files that are already done")
     parser.set_defaults(func=run)

@@ -23,7 +23,7 @@ def register(subparsers):
     parser.add_argument("--kind", choices=("continuum", "magnetogram"), help="override the data kind")
     parser.add_argument("--model", help="bundled model name or model directory")
     parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
-                        help=f"tile side in input pixels (default {DEFAULT_TILE_SIZE})")
+                        help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                         help="bfloat16: faster on GPUs and CPUs with AMX (up to ~2x), half the memory; fine for "

@@ -53,7 +53,7 @@ def register(subparsers):
     enh.add_argument("--enhanced-dir", type=Path, help="folder for *.enhanced.fits (default OUTPUT/enhanced)")
     enh.add_argument("--model", help="bundled model name or model directory")
     enh.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
-                        help=f"tile side in input pixels (default {DEFAULT_TILE_SIZE})")
+                        help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     enh.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     enh.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     enh.add_argument("--keep-input-units", action="store_true",
