@@ -18,8 +18,12 @@ Polarimetry (σ = 2.6e-3 Ic):
 HMI magnetograms (σ = 10 G):
 
 * trained on: SHARP CEA line-of-sight magnetograms of HARPs 1422, 1425, 1441, 1445, 1446, 1449, 1455,
-  1456, 1457, 1460 (27 maps, 2012-03-06/07);
-* held out: HARP 377 (NOAA 11158, 2011-02-15) and HARP 1447 (4 maps), never seen.
+  1456, 1457, 1460 (27 maps, 2012-03-06/07), and noise-free synthetic HMI magnetograms: the synthetic
+  network and plage fields of the Enhance magnetogram corpus (`sunpy_enhance.training.magnetic`, built on
+  the MURaM, SST and IMaX frames) observed with HMI's PSF at 0.504″/px, their training columns only;
+* held out: HARP 377 (NOAA 11158, 2011-02-15) and HARP 1447 (4 maps), never seen; the same synthetic
+  fields' validation columns (the last 30% of each frame, never seen) — the only HMI truths without
+  noise of their own (SHARP maps carry 5–6 G of 720 s noise, which bounds any measured noise reduction).
 
 Usage::
 
@@ -93,6 +97,25 @@ def hmi_heldout():
     return out
 
 
+def hmi_synthetic(part):
+    """
+    Dict name -> noise-free synthetic HMI magnetogram (G) from the Enhance magnetogram corpus.
+
+    ``part`` is ``"train"`` (the training columns of each frame) or ``"validation"`` (the held-out columns).
+    Each frame is observed with HMI's PSF at 0.504″/px, exactly as the Enhance model's inputs are made.
+    """
+    from sunpy_enhance.degrade import training_pair
+    from sunpy_enhance.training.corpus import shared_corpus
+
+    corpus = shared_corpus(SHARED, "magnetogram")
+    frames = {"train": corpus.train, "validation": corpus.validation}[part]
+    out = {}
+    for frame in frames:
+        hmi, _ = training_pair(frame.data, frame.pixel_scale, boundary=frame.boundary)
+        out[frame.name.replace(".npy", "").replace(".fits", "")] = (1000.0 * hmi).astype(np.float32)
+    return out
+
+
 def write_training_scenes(outdir=OUTDIR):
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +124,15 @@ def write_training_scenes(outdir=OUTDIR):
         path = outdir / f"polarimetry_{name}.npy"
         np.save(path, stack)
         written.append(path)
+    for name, image in hmi_synthetic("train").items():
+        path = outdir / f"hmi_synthetic_{_safe(name)}.npy"
+        np.save(path, image)
+        written.append(path)
     return written
+
+
+def _safe(name):
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
 
 
 if __name__ == "__main__":

@@ -38,11 +38,25 @@ def _box_kernel(width):
     return weights / weights.sum()
 
 
+#: Output rows convolved at once: a full-disk enhanced image (8192² px) is convolved in strips, so that
+#: no FFT of the whole image (several GB in complex arithmetic) is ever held.
+_STRIP_ROWS = 1024
+
+
 def _convolve(frame, kernel, boundary):
+    """Convolve with an odd-sized kernel, the frame continued beyond its edges; float32 stays float32."""
     pad = kernel.shape[0] // 2
     mode = {"wrap": "wrap", "reflect": "symmetric"}[boundary]
     padded = np.pad(frame, pad, mode=mode)
-    return signal.fftconvolve(padded, kernel, mode="valid")
+    kernel = kernel.astype(padded.dtype, copy=False)
+    rows = frame.shape[0]
+    if rows <= 2 * _STRIP_ROWS:
+        return signal.fftconvolve(padded, kernel, mode="valid")
+    out = np.empty(frame.shape, dtype=np.result_type(padded, kernel))
+    for start in range(0, rows, _STRIP_ROWS):
+        stop = min(start + _STRIP_ROWS, rows)
+        out[start:stop] = signal.fftconvolve(padded[start:stop + 2 * pad], kernel, mode="valid")
+    return out
 
 
 @u.quantity_input
@@ -158,15 +172,31 @@ def reobserve_hmi(enhanced, *, psf=None):
     Parameters
     ----------
     enhanced : `numpy.ndarray`
-        The enhanced image, 0.252″/px, no NaN.
+        The enhanced image, 0.252″/px. NaN marks missing pixels (off the disk, outside a region).
     psf : `numpy.ndarray`, optional
         HMI PSF sampled at 0.252″/px; default `~sunpy_enhance.psf.hmi_psf` with Enhance's parameters.
 
     Returns
     -------
     `numpy.ndarray`
-        Image on the HMI grid, half the size of ``enhanced``.
+        Image on the HMI grid, half the size of ``enhanced``; float32 for a float32 input, else float64.
+
+    Notes
+    -----
+    Missing pixels are left out by normalised convolution: each re-observed pixel is the PSF-weighted
+    mean of the valid pixels it sees, so a NaN never spreads. A binned pixel is NaN when any of its 2×2
+    enhanced pixels is, or when valid pixels carry less than 10⁻⁶ of its PSF weight.
     """
     if psf is None:
         psf = hmi_psf(ENHANCED_PIXEL_SCALE)
-    return bin2x2(_convolve(np.asarray(enhanced, dtype=float), psf, "reflect"))
+    data = np.asarray(enhanced)
+    data = data if data.dtype == np.float32 else data.astype(np.float64)
+    valid = np.isfinite(data)
+    if valid.all():
+        return bin2x2(_convolve(data, psf, "reflect"))
+    num = bin2x2(_convolve(np.where(valid, data, 0), psf, "reflect"))
+    den = bin2x2(_convolve(valid.astype(data.dtype), psf, "reflect"))
+    children = bin2x2(valid.astype(np.float32)) == 1
+    del valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(children & (den > 1e-6), num / den, np.nan).astype(data.dtype, copy=False)

@@ -753,16 +753,8 @@ def forward_residual(input_image, enhanced, *, psf=None, border=0):
         msg = (f"The enhanced image's shape {data_out.shape} is not twice the input's {data_in.shape}; "
                "forward_residual compares an HMI image with its ×2 enhancement.")
         raise ValueError(msg)
-    valid_out = np.isfinite(data_out)
-    if valid_out.all():
-        reobserved = reobserve_hmi(data_out, psf=psf)
-    else:
-        num = reobserve_hmi(np.where(valid_out, data_out, 0.0), psf=psf)
-        den = reobserve_hmi(valid_out.astype(float), psf=psf)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reobserved = np.where(den > 1e-6, num / den, np.nan)
-    children = valid_out.reshape(data_in.shape[0], 2, data_in.shape[1], 2).all(axis=(1, 3))
-    residual = np.where(children & np.isfinite(data_in), reobserved - data_in, np.nan)
+    reobserved = reobserve_hmi(np.asarray(data_out, dtype=float), psf=psf)
+    residual = np.where(np.isfinite(data_in), reobserved - data_in, np.nan)
     stats = residual.copy()
     if border:
         stats[:border] = stats[-border:] = np.nan

@@ -6,6 +6,7 @@ import contextlib
 import numpy as np
 from scipy import ndimage
 
+from sunpy_enhance.consistency import back_project
 from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.header import add_provenance, refined_meta
 from sunpy_enhance.models import load_model, model_directory, read_card
@@ -140,7 +141,7 @@ def flux_gain(enhanced, original):
 
 
 def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_input_units=False,
-                  tile_size=DEFAULT_TILE_SIZE, precision="float32", device=None, progress=False):
+                  tile_size=DEFAULT_TILE_SIZE, precision="float32", device=None, progress=False, consistency=True):
     """
     Enhance a plain array sampled at HMI's 0.504″/px; returns an array at 0.252″/px.
 
@@ -161,6 +162,9 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
         Return continuum intensities in the input's units (undoing the normalisation) instead of I/Ic.
     tile_size, precision, device, progress
         See `enhance_map`.
+    consistency : bool, optional
+        Apply the model's data-consistency step (`~sunpy_enhance.consistency.back_project`, as its card
+        says); ``False`` returns the bare network output, for diagnostics and comparisons.
 
     Returns
     -------
@@ -188,6 +192,8 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
                        progress=progress, device=device)
     out *= np.float32(norm["scale"])  # in place: on a full disk each copy of the output is 270 MB
     out += np.float32(norm["offset"])
+    if consistency and "consistency" in card:
+        out = back_project(out, physical, smoothing=card["consistency"]["smoothing_hmi_pixels"])
     if kind == "continuum":
         out *= flux_gain(out, physical)
     if keep_input_units and kind == "continuum":
@@ -260,6 +266,12 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
       1e-3 Ic and 10 G respectively.
     * Near the limb (μ < 0.3) granulation contrast is low and foreshortened; the networks, trained on
       disk-centre data, are unreliable there (Díaz Baso & Asensio Ramos 2018).
+    * The network's output is then made consistent with the input (`~sunpy_enhance.consistency.back_project`):
+      the output observed again by HMI is compared with the map and the difference, smoothed as the model's
+      card says (σ = 2 HMI pixels for continuum, none for magnetograms), is projected back once. This
+      corrects what the network gets wrong on scales HMI resolves (e.g. umbral intensities darker than its
+      training set) without touching the sub-pixel detail it adds. Continuum outputs are finally scaled
+      so that their mean I/Ic equals the input's (`flux_gain`).
     * Magnetogram enhancement reallocates flux (kG concentrations are strengthened, the total unsigned
       flux changes little); check it with `sunpy_enhance.diagnostics`.
     * Off-disk (NaN) pixels are replaced by the nearest on-disk value before inference, so they never

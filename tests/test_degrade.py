@@ -102,3 +102,14 @@ def test_degraded_muram_matches_real_hmi_quiet_sun(shared_data):
     sharper, _ = training_pair(frame, 0.0662 * u.arcsec, boundary="wrap",
                                input_psf=hmi_psf(0.0662 * u.arcsec, **WACHTER_REFERENCE))
     assert granulation_contrast(sharper, region=np.s_[:, :]) > c_hmi_like + 0.002
+
+
+def test_convolution_in_strips_equals_the_whole_image(monkeypatch):
+    from sunpy_enhance import degrade
+
+    image = np.random.default_rng(3).standard_normal((130, 70))
+    kernel = np.random.default_rng(4).random((9, 9))
+    whole = degrade._convolve(image, kernel, "reflect")
+    monkeypatch.setattr(degrade, "_STRIP_ROWS", 16)
+    np.testing.assert_allclose(degrade._convolve(image, kernel, "reflect"), whole, atol=1e-12)
+    assert degrade._convolve(image.astype(np.float32), kernel, "reflect").dtype == np.float32

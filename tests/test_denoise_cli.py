@@ -105,3 +105,17 @@ def test_train_denoiser_needs_data_and_noise_for_scenes(tmp_path, capsys):
     np.save(tmp_path / "s.npy", np.zeros((32, 32)))
     assert main(["train-denoiser", str(tmp_path / "r"), "--scenes", str(tmp_path / "s.npy")]) == 1
     assert "--noise" in capsys.readouterr().err
+
+
+def test_train_denoiser_scene_groups_have_their_own_weights(tmp_path, capsys):
+    yy, xx = np.mgrid[:32, :32]
+    np.save(tmp_path / "a.npy", np.sin(xx / 4.0))
+    np.save(tmp_path / "b.npy", np.cos(yy / 5.0))
+    base = ["train-denoiser", str(tmp_path / "run"), "--scenes", str(tmp_path / "a.npy"),
+            "--scenes", str(tmp_path / "b.npy"), "--noise", "0.3", "--channels", "4", "--batch-size", "2",
+            "--patch-size", "16", "--no-progress", "--steps", "1"]
+    assert main(base + ["--weights", "1"]) == 1
+    assert "--weights needs 2 numbers" in capsys.readouterr().err
+    assert main(base + ["--weights", "0.7", "0.3"]) == 0
+    config = json.loads((tmp_path / "run" / "state.json").read_text())["config"]
+    assert [s["name"] for s in config["sources"]] == [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]

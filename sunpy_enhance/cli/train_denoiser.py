@@ -39,8 +39,9 @@ def register(subparsers):
                       help="two noisy observations of the same scene (repeat for more pairs)")
     data.add_argument("--images", nargs="+", default=[], metavar="FILE",
                       help="noisy images for blind-spot training")
-    data.add_argument("--scenes", nargs="+", default=[], metavar="FILE",
-                      help="low-noise scenes to which synthetic white noise of --noise is added")
+    data.add_argument("--scenes", nargs="+", action="append", default=[], metavar="FILE",
+                      help="low-noise scenes to which synthetic white noise of --noise is added; repeat the "
+                           "option for groups of scenes drawn with their own --weights")
     data.add_argument("--noise", type=float, default=None,
                       help="noise standard deviation in data units (required with --scenes; estimated "
                            "from the data otherwise)")
@@ -49,7 +50,7 @@ def register(subparsers):
     data.add_argument("--amplitude", nargs=2, type=float, default=(1.0, 1.0), metavar=("LO", "HI"),
                       help="multiply each scene patch by a factor drawn log-uniformly in [LO, HI]")
     data.add_argument("--weights", nargs="+", type=float, default=None,
-                      help="probability of each kind of data in the order pairs, images, scenes")
+                      help="probability of each source of data in the order pairs, images, scene groups")
     train = p.add_argument_group("training")
     train.add_argument("--steps", type=int, default=3000, help="total optimisation steps (default 3000)")
     train.add_argument("--batch-size", type=int, default=16)
@@ -81,6 +82,8 @@ def register(subparsers):
 
 
 def run(args):
+    import numpy as np
+
     from sunpy_enhance.denoise.training import (
         PairSource,
         SceneSource,
@@ -97,20 +100,22 @@ def run(args):
     if args.images:
         sources.append(SingleImageSource([read_images(f) for f in args.images], args.noise,
                                          name=", ".join(args.images)))
-    if args.scenes:
-        if args.noise is None:
-            msg = "--scenes needs --noise: the standard deviation of the synthetic noise to add, in data units."
-            raise CommandError(msg)
-        scene = SceneSource([read_images(f) for f in args.scenes], args.noise,
+    if args.scenes and args.noise is None:
+        msg = "--scenes needs --noise: the standard deviation of the synthetic noise to add, in data units."
+        raise CommandError(msg)
+    for group in args.scenes:
+        scene = SceneSource([read_images(f) for f in group], args.noise,
                             mode="supervised" if args.supervised else "noise2noise",
-                            amplitude=args.amplitude, name=", ".join(args.scenes))
+                            amplitude=args.amplitude, name=", ".join(group))
         sources.append(scene)
-        validation = scene.validation(32, args.patch_size)
+        # training is monitored on 32 patches shared among the scene groups
+        part = scene.validation(max(1, 32 // len(args.scenes)), args.patch_size)
+        validation = part if validation is None else tuple(np.concatenate(v) for v in zip(validation, part))
     if not sources:
         msg = "no training data: give --pairs, --images and/or --scenes."
         raise CommandError(msg)
     if args.weights is not None and len(args.weights) != len(sources):
-        msg = f"--weights needs {len(sources)} numbers, one per kind of data given."
+        msg = f"--weights needs {len(sources)} numbers, one per source of data given."
         raise CommandError(msg)
     architecture = {"channels": args.channels, "depth": args.depth, "bayesian": not args.no_bayesian,
                     "dropout": args.dropout}

@@ -3,7 +3,7 @@ Settings of a training run and the normalisation of each data kind (no Keras imp
 """
 import dataclasses
 
-__all__ = ["NORMALISATION", "RUNTIME_FIELDS", "TrainingConfig"]
+__all__ = ["CONSISTENCY", "NORMALISATION", "RUNTIME_FIELDS", "TrainingConfig"]
 
 #: How physical values become network values: ``(value - offset) / scale``.
 NORMALISATION = {
@@ -13,6 +13,14 @@ NORMALISATION = {
                     "description": "line-of-sight field in kG"},
 }
 
+#: The data-consistency step applied after the network (`sunpy_enhance.consistency.back_project`), written
+#: into every exported card: σ (HMI pixels) of the smoothing of the residual. Chosen on the validation frames
+#: of the shared corpus: for continuum σ = 2 leaves their PSNR unchanged (±0.03 dB) while σ ≤ 1 costs up to
+#: 0.2 dB; for magnetograms the whole residual (σ = 0) gains 0.05–0.65 dB.
+CONSISTENCY = {
+    "continuum": {"method": "one back-projection step", "smoothing_hmi_pixels": 2.0},
+    "magnetogram": {"method": "one back-projection step", "smoothing_hmi_pixels": 0.0},
+}
 
 #: Settings that may change when a run is resumed (how long it goes on), unlike everything else.
 RUNTIME_FIELDS = ("epochs", "max_minutes")

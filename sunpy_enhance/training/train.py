@@ -17,7 +17,7 @@ from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
 from sunpy_enhance.models import export_model
 from sunpy_enhance.network import build_enhance_network, receptive_radius
 from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
-from sunpy_enhance.training.config import NORMALISATION, RUNTIME_FIELDS, TrainingConfig
+from sunpy_enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
 from sunpy_enhance.training.dataset import PairBank, PatchDataset, validation_patches
 
 __all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train_enhance"]
@@ -233,6 +233,7 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
         "input_pixel_scale_arcsec": 0.504,
         "output_pixel_scale_arcsec": 0.252,
         "normalisation": norm,
+        "consistency": CONSISTENCY[config.kind],
         "psf": {"input": {"model": "Wachter et al. (2012) HMI PSF, Enhance modification", **ENHANCE_MODIFIED,
                           "diameter_cm": 14, "wavelength_angstrom": 6173, "support_radius_arcsec": 18},
                 "target": {"model": "Airy, circular aperture", "diameter_cm": 28, "wavelength_angstrom": 6173}},
