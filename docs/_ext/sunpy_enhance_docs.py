@@ -115,6 +115,11 @@ def _enhance_card_rst(card):
                 f"{card.get('output_pixel_scale_arcsec')}″/px out (×{card.get('upscale')})")
     normalisation = (f"network value = (value − {norm.get('offset')}) / {norm.get('scale')}, "
                      f"value in {norm.get('unit')} ({norm.get('description')})")
+    consistency = None
+    if "consistency" in card:
+        consistency = (f"{card['consistency'].get('method')} after the network, residual smoothed by a Gaussian of "
+                       f"σ = {card['consistency'].get('smoothing_hmi_pixels')} HMI pixels "
+                       "(`sunpy_enhance.consistency.back_project`)")
     input_psf = (f"{psf_in.get('model')}: ε = {psf_in.get('epsilon')}, ω = {psf_in.get('omega')}, "
                  f"k = {psf_in.get('k')}, W = {psf_in.get('width')}, D = {psf_in.get('diameter_cm')} cm, "
                  f"λ = {psf_in.get('wavelength_angstrom')} Å, support "
@@ -140,6 +145,7 @@ def _enhance_card_rst(card):
         ("Architecture", architecture),
         ("Sampling", sampling),
         ("Normalisation", normalisation),
+        ("Data consistency", consistency),
         ("Input PSF", input_psf),
         ("Target PSF", target_psf),
         ("Training length", length),
@@ -416,7 +422,8 @@ class TowncrierDraftDirective(SphinxDirective):
 # API reference pages
 
 #: Order of the reference pages; public modules not listed come after these, alphabetically.
-REFERENCE_ORDER = ("enhance", "validation", "normalize", "header", "tiling", "models", "evaluation", "network",
+REFERENCE_ORDER = ("enhance", "consistency", "validation", "normalize", "header", "tiling", "models", "evaluation",
+                   "network",
                    "psf", "degrade", "richardson_lucy", "diagnostics", "visualization", "sample", "denoise",
                    "training", "files", "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
 
