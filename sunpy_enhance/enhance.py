@@ -231,7 +231,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     precision : {"float32", "bfloat16"}, optional
         bfloat16 (hidden layers only) is faster where the hardware has bfloat16 arithmetic (GPU tensor
         cores, AMX: up to ~2x; AVX-512 BF16: ~1.1-1.3x) and uses half the memory. Fine for magnetograms
-        (differences ~3 G); for continuum photometry use float32 (differences ~5e-3 Ic, several times
+        (differences ~3 G); for continuum photometry use float32 (differences ~1-3e-3 Ic, up to three times
         the noise). See the documentation's performance page.
     device : {"cpu", "gpu"}, optional
         Force a device; by default TensorFlow uses a GPU when it sees one.
