@@ -30,9 +30,9 @@ __all__ = ["back_project"]
 
 def _smooth(image, sigma):
     """Gaussian smoothing that ignores NaN pixels (normalised convolution) and keeps them NaN."""
-    valid = np.isfinite(image)
     if not sigma:
         return image
+    valid = np.isfinite(image)
     if valid.all():
         return ndimage.gaussian_filter(image, sigma, mode="reflect")
     num = ndimage.gaussian_filter(np.where(valid, image, 0), sigma, mode="reflect")
