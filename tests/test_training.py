@@ -15,6 +15,7 @@ from sunpy_enhance.training.config import TrainingConfig
 from sunpy_enhance.training.corpus import synthetic_corpus
 from sunpy_enhance.training.dataset import PairBank, PatchDataset, dihedral
 from sunpy_enhance.training.frames import Frame, normalize_continuum_frame
+from sunpy_enhance.training.history import convergence, training_stages
 from sunpy_enhance.training.magnetic import synthetic_magnetogram
 from sunpy_enhance.training.train import ForwardConsistentTrainer, train_enhance
 
@@ -96,6 +97,8 @@ def test_train_resume_and_export(tmp_path):
     assert (run / "last.weights.h5").read_bytes() != before
     assert len((run / "log.csv").read_text().strip().splitlines()) == 3  # header + 2 epochs
     assert card["training"]["epochs_completed"] == 2
+    history = card["training"]["validation_history"]
+    assert len(history) == 2 and min(history) == pytest.approx(card["training"]["best_validation_mse"], rel=1e-3)
     # an incompatible configuration is refused
     with pytest.raises(ValueError, match="another configuration"):
         train_enhance(corpus, run, TrainingConfig(kind="continuum", blocks=2, filters=8), verbose=0)
@@ -154,3 +157,19 @@ def test_history_of_an_exported_model_is_kept(tmp_path):
     info = _previous_run(model / "model.weights.h5")
     assert info["run"] == "enhance-continuum"
     assert info["training"] == earlier
+
+
+def test_training_stages_follow_the_chain(tmp_path):
+    """A run started from an exported model's weights records that model's runs as earlier stages."""
+    corpus = synthetic_corpus("continuum", shape=(60, 60))
+    small = {"kind": "continuum", "blocks": 1, "filters": 8, "steps_per_epoch": 1, "batch_size": 6,
+             "patch_size": 20, "phases": 1, "validation_count": 4, "validation_size": 16, "forward_per_batch": 2}
+    train_enhance(corpus, tmp_path / "a", TrainingConfig(**small, epochs=2, learning_rate=1e-3), verbose=0,
+                  export_to=tmp_path / "model-a")
+    card = train_enhance(corpus, tmp_path / "b", TrainingConfig(**small, epochs=1, learning_rate=1e-4), verbose=0,
+                         init_weights=tmp_path / "model-a" / "model.weights.h5")
+    stages = training_stages(card["training"])
+    assert [(s["run"], s["learning_rate"], s["epochs"]) for s in stages] == [("a", 1e-3, 2), ("b", 1e-4, 1)]
+    assert len(stages[0]["validation_history"]) == 2
+    assert convergence(stages[0]["validation_history"], window=1) >= 0
+    assert convergence(stages[1]["validation_history"], window=1) is None  # too short to say

@@ -154,19 +154,12 @@ def _enhance_card_rst(card):
         ("Wall time, hardware", machine),
         ("Created", card.get("created")),
     ])
-    earlier = training.get("initialised_from") or {}
     if epochs is not None and configured and epochs < configured:
         limit = f" (the run has a time limit of {training['max_minutes']} min)" if training.get("max_minutes") else ""
-        warm = ""
-        if earlier.get("epochs_completed") is not None:
-            warm = (f" That run started from the weights of an earlier run ({earlier.get('run')}) of "
-                    f"{earlier['epochs_completed']} epochs, {earlier.get('patches_seen')} patches and "
-                    f"{earlier.get('wall_time_seconds')} s, so the model has seen "
-                    f"{epochs + earlier['epochs_completed']} epochs of training in all.")
         lines += [".. note::", "",
-                  (f"   This model is the best checkpoint after {epochs} of the {configured} epochs its run was "
-                   f"configured for{limit}.{warm} See :ref:`retraining` to train it further from these "
-                   "weights."), ""]
+                  (f"   This model is the best checkpoint after {epochs} of the {configured} epochs its last run was "
+                   f"configured for{limit}. See :ref:`retraining` to train it further from these weights."), ""]
+    lines += _stages_rst(training)
     if data:
         lines += [("**Training frames** (targets are these frames seen by a 28 cm telescope; inputs the same "
                   "frames through the HMI PSF and pixels):"), ""]
@@ -188,6 +181,28 @@ def _enhance_card_rst(card):
             lines += [f"**Augmentation:** {_escape('; '.join(extra))}.", ""]
     lines += _metrics_rst(card.get("validation_metrics"))
     return lines
+
+
+def _stages_rst(training):
+    """The training stages of an Enhance card (each run started from the weights of the one before)."""
+    from sunpy_enhance.training import convergence, training_stages
+
+    stages = training_stages(training) if training else []
+    if len(stages) < 2:
+        return []
+    records = []
+    for number, stage in enumerate(stages, 1):
+        change = convergence(stage["validation_history"])
+        records.append({"stage": number, "learning rate": stage["learning_rate"],
+                        "forward weight": stage["forward_weight"], "epochs": stage["epochs"],
+                        "patches": stage["patches"], "best validation MSE": stage["best_validation_mse"],
+                        "gain in its last 10 epochs": "n/a" if change is None else f"{100 * change:.2f}%",
+                        "wall time (s)": stage["wall_time_seconds"]})
+    total = sum(s["patches"] or 0 for s in stages)
+    intro = (f"**Training history** ({len(stages)} runs, each starting from the weights of the one before; "
+             f"{total} patches in all). The validation MSE is comparable within a run; \"gain in its last 10 "
+             "epochs\" is how much the best validation MSE fell over the run's last 10 epochs (n/a: not recorded).")
+    return [intro, "", *_records_table(records, title="Stages", first="stage")[2:]]
 
 
 def _flatten(metrics, prefix=""):

@@ -11,6 +11,7 @@ __all__ = [
     "Corpus",
     "Frame",
     "TrainingConfig",
+    "convergence",
     "frames_from_paths",
     "normalize_continuum_frame",
     "quiet_sun_mask",
@@ -19,6 +20,7 @@ __all__ = [
     "synthetic_corpus",
     "synthetic_magnetogram",
     "train_enhance",
+    "training_stages",
 ]
 
 _WHERE = {
@@ -27,6 +29,7 @@ _WHERE = {
     "Frame": "frames", "normalize_continuum_frame": "frames", "quiet_sun_mask": "frames", "read_array": "frames",
     "synthetic_magnetogram": "magnetic",
     "train_enhance": "train",
+    "convergence": "history", "training_stages": "history",
 }
 
 

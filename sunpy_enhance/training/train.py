@@ -1,6 +1,7 @@
 """
 Training Enhance models: the paper's recipe, forward consistency, checkpoints, export.
 """
+import csv
 import dataclasses
 import datetime
 import json
@@ -246,7 +247,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                      "steps_completed": (final["epoch"] + 1) * config.steps_per_epoch,
                      "patches_seen": (final["epoch"] + 1) * config.steps_per_epoch * config.batch_size,
                      "best_epoch": final["best_epoch"], "best_validation_mse": final["best_val_loss"],
-                     "wall_time_seconds": round(final.get("wall_seconds", 0.0), 1), "hardware": _hardware()},
+                     "wall_time_seconds": round(final.get("wall_seconds", 0.0), 1), "hardware": _hardware(),
+                     "run_name": run_dir.name, "validation_history": _validation_history(run_dir / "log.csv")},
         "validation_metrics": {},
     }
     if init_weights is not None:
@@ -257,6 +259,14 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     if export_to is not None:
         export_model(network, export_to, card, overwrite=True)
     return card
+
+
+def _validation_history(log):
+    """The validation MSE of every epoch from a run's CSV log (4 significant digits)."""
+    if not log.is_file():
+        return []
+    with log.open() as f:
+        return [float(f"{float(row['val_loss']):.4g}") for row in csv.DictReader(f) if row.get("val_loss")]
 
 
 def _previous_run(weights):
