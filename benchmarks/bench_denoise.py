@@ -60,6 +60,17 @@ def metrics(out, truth, noisy, sigma, std=None):
     return row
 
 
+def oracle_wiener(noisy, truth, sigma):
+    """
+    The best linear (Wiener) filter for white noise of level ``sigma``, built from the truth's own power
+    spectrum: no real filter knows it, so it bounds what linear denoising can reach on this image.
+    """
+    mean = float(truth.mean())
+    power = np.abs(np.fft.fft2(truth - mean)) ** 2 / truth.size
+    gain = power / (power + sigma ** 2)
+    return (mean + np.fft.ifft2(gain * np.fft.fft2(noisy - mean)).real).astype(np.float32)
+
+
 def table(rows, columns, title):
     print(f"\n### {title}\n")
     print("| " + " | ".join(["case"] + columns) + " |")
@@ -115,17 +126,18 @@ def section_heldout(samples, figures):
             cyc = denoise(noisy, model="polarimetry", noise=sigma, cycles=c)
             rows.append((f"  ours, {c} cycles", metrics(cyc, truth, noisy, sigma)))
     sigma = dd.HMI_NOISE
-    truths, noisies, outs, stds = [], [], [], []
+    truths, noisies, outs, stds, wiener = [], [], [], [], []
     for name, truth in dd.hmi_heldout().items():
         noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
         out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)
         rows.append((f"hmi / {name}", metrics(out, truth, noisy, sigma, unc.total)))
         truths.append(truth.ravel()), noisies.append(noisy.ravel()), outs.append(out.ravel())
-        stds.append(unc.total.ravel())
+        stds.append(unc.total.ravel()), wiener.append(oracle_wiener(noisy, truth, sigma).ravel())
         if figures and name.startswith("sharp_377"):
             _figure_heldout(figures, truth, noisy, out, unc.total, sigma, "hmi_heldout_377.png", "G")
     t, n, o, s = (np.concatenate(a) for a in (truths, noisies, outs, stds))
     rows.append(("hmi / all held-out SHARPs", metrics(o, t, n, sigma, s)))
+    rows.append(("  oracle Wiener filter (knows the truth's spectrum)", metrics(np.concatenate(wiener), t, n, sigma)))
     weak = np.abs(t) < 50
     rows.append(("hmi / all, |B| < 50 G pixels", metrics(o[weak], t[weak], n[weak], sigma, s[weak])))
     rows.append(("hmi / all, |B| ≥ 50 G pixels", metrics(o[~weak], t[~weak], n[~weak], sigma, s[~weak])))
@@ -134,25 +146,27 @@ def section_heldout(samples, figures):
     # Gaussian (their own noise reduced about threefold) as truth show what that costs.
     from scipy import ndimage
 
-    truths, noisies, outs, stds = [], [], [], []
+    truths, noisies, outs, stds, wiener = [], [], [], [], []
     for truth in dd.hmi_heldout().values():
         truth = ndimage.gaussian_filter(truth, 1.0).astype(np.float32)
         noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
         out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)
         truths.append(truth.ravel()), noisies.append(noisy.ravel()), outs.append(out.ravel())
-        stds.append(unc.total.ravel())
+        stds.append(unc.total.ravel()), wiener.append(oracle_wiener(noisy, truth, sigma).ravel())
     t, n, o, s = (np.concatenate(a) for a in (truths, noisies, outs, stds))
     rows.append(("hmi / all held-out SHARPs smoothed 1 px", metrics(o, t, n, sigma, s)))
+    rows.append(("  oracle Wiener filter (knows the truth's spectrum)", metrics(np.concatenate(wiener), t, n, sigma)))
     # Truths without noise of their own: synthetic network and plage fields observed by HMI (held-out columns).
-    truths, noisies, outs, stds = [], [], [], []
+    truths, noisies, outs, stds, wiener = [], [], [], [], []
     for name, truth in dd.hmi_synthetic("validation").items():
         noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
         out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)
         rows.append((f"hmi / synthetic {name}", metrics(out, truth, noisy, sigma, unc.total)))
         truths.append(truth.ravel()), noisies.append(noisy.ravel()), outs.append(out.ravel())
-        stds.append(unc.total.ravel())
+        stds.append(unc.total.ravel()), wiener.append(oracle_wiener(noisy, truth, sigma).ravel())
     t, n, o, s = (np.concatenate(a) for a in (truths, noisies, outs, stds))
     rows.append(("hmi / all synthetic (noise-free truth)", metrics(o, t, n, sigma, s)))
+    rows.append(("  oracle Wiener filter (knows the truth's spectrum)", metrics(np.concatenate(wiener), t, n, sigma)))
     table(rows, columns, f"Held-out synthetic data: truth + white Gaussian noise (MC samples = {samples})")
     return rows
 

@@ -10,7 +10,7 @@ from sunpy_enhance.consistency import back_project
 from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.header import add_provenance, refined_meta
 from sunpy_enhance.models import load_model, model_directory, read_card
-from sunpy_enhance.normalize import limb_darkening, mu_from_map, quiet_sun_level
+from sunpy_enhance.normalize import limb_darkening, limb_darkening_removed, mu_from_map, quiet_sun_level
 from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
 from sunpy_enhance.validation import check_hmi_map
 
@@ -264,6 +264,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
       computed from the map's WCS, then by a robust quiet-Sun level, and the network sees I/Ic − 1.
       Magnetograms are divided by 1000 (kG). The network was trained on such inputs with noise of
       1e-3 Ic and 10 G respectively.
+    * Images whose limb darkening was already removed (``hmi.Ic_noLimbDark_720s``) are recognised from the
+      data (`~sunpy_enhance.normalize.limb_darkening_removed`) and only divided by the quiet-Sun level; the
+      history says which normalisation was used.
     * Near the limb (μ < 0.3) granulation contrast is low and foreshortened; the networks, trained on
       disk-centre data, are unreliable there (Díaz Baso & Asensio Ramos 2018).
     * The network's output is then made consistent with the input (`~sunpy_enhance.consistency.back_project`):
@@ -318,19 +321,23 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     model, card = _resolve_model(kind, model)
     meta = refined_meta(smap.meta)
     if kind == "continuum":
+        ld_mu = mu  # μ for the limb-darkening law; None when the input is already free of it
+        if mu is not None and limb_darkening_removed(data, mu):
+            ld_mu = None
         if quiet_sun is None:
-            level = quiet_sun_level(data if mu is None else data / limb_darkening(mu))
+            level = quiet_sun_level(data if ld_mu is None else data / limb_darkening(ld_mu))
         else:
             level = float(quiet_sun)
-        out = enhance_array(data, kind=kind, model=model, mu=mu, quiet_sun=level, tile_size=tile_size,
+        out = enhance_array(data, kind=kind, model=model, mu=ld_mu, quiet_sun=level, tile_size=tile_size,
                             precision=precision, device=device, progress=progress)
         if keep_input_units:
-            out_ld = 1.0 if mu is None else limb_darkening(mu_from_map(sunpy.map.Map(out, meta)))
+            out_ld = 1.0 if ld_mu is None else limb_darkening(mu_from_map(sunpy.map.Map(out, meta)))
             out = out * level * out_ld
-            units = "input units (limb darkening restored)"
+            units = "input units" + ("" if ld_mu is None else " (limb darkening restored)")
         else:
             meta["bunit"] = ""
-            units = "I/Ic (divided by the HMI limb-darkening law and the quiet-Sun level)"
+            units = ("I/Ic (divided by the HMI limb-darkening law and the quiet-Sun level)" if ld_mu is not None
+                     else "I/Ic (divided by the quiet-Sun level; the input's limb darkening was already removed)")
         meta["enhqsun"] = level
     else:
         out = enhance_array(data, kind=kind, model=model, tile_size=tile_size, precision=precision,

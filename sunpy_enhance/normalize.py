@@ -13,6 +13,7 @@ __all__ = [
     "HMI_LIMB_DARKENING",
     "SAMPLE_LIMIT",
     "limb_darkening",
+    "limb_darkening_removed",
     "mu_from_map",
     "quiet_sun_level",
 ]
@@ -157,3 +158,49 @@ def quiet_sun_level(image, *, iterations=5, clip=2.5):
             break
         level = kept.mean()
     return float(level)
+
+
+def limb_darkening_removed(image, mu, *, min_pixels=2000):
+    """
+    Whether the limb darkening has already been taken out of a continuum image (``hmi.Ic_noLimbDark_720s``).
+
+    The quiet-Sun level (`quiet_sun_level`) is measured at μ ≥ 0.9 and at 0.3 ≤ μ ≤ 0.6, on the image as it
+    is and on the image divided by `limb_darkening`. In a limb-darkened image the outer ring is 20–40%
+    fainter than the centre, and dividing by the law makes the two levels agree; in an image whose limb
+    darkening was already removed the levels agree as they are. Whichever version is flatter wins.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        Continuum intensities, any units; NaN ignored.
+    mu : `numpy.ndarray`
+        μ of every pixel (NaN off the disk), e.g. from `mu_from_map`.
+    min_pixels : int, optional
+        Finite pixels needed in each of the two rings.
+
+    Returns
+    -------
+    bool or None
+        True when the limb darkening has been removed, False when it is present, None when the field does not
+        reach both rings (a cutout near disk centre), where the law changes the intensity by a few per cent
+        at most.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sunpy_enhance.normalize import limb_darkening, limb_darkening_removed
+    >>> mu = np.linspace(0.2, 1.0, 100_000)
+    >>> limb_darkening_removed(1000 * limb_darkening(mu), mu), limb_darkening_removed(np.ones_like(mu), mu)
+    (False, True)
+    """
+    image = np.asarray(image, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    finite = np.isfinite(image) & np.isfinite(mu)
+    centre = finite & (mu >= 0.9)
+    ring = finite & (mu >= 0.3) & (mu <= 0.6)
+    if centre.sum() < min_pixels or ring.sum() < min_pixels:
+        return None
+    corrected = image / limb_darkening(np.where(finite, mu, 1.0))
+    as_is = abs(np.log(quiet_sun_level(image[ring]) / quiet_sun_level(image[centre])))
+    divided = abs(np.log(quiet_sun_level(corrected[ring]) / quiet_sun_level(corrected[centre])))
+    return bool(as_is < divided)

@@ -141,3 +141,23 @@ def test_bfloat16_close_to_float32(continuum, tiny_enhance_models):
     diff = f32.data - bf16.data
     # a toy model: bfloat16 keeps ~3 significant digits per layer; the real models are measured in benchmarks/
     assert 0 < np.sqrt(np.nanmean(diff**2)) < 0.05 * np.nanstd(f32.data)
+
+
+def test_input_without_limb_darkening_is_recognised(tiny_enhance_models):
+    """An hmi.Ic_noLimbDark_720s-like image (limb darkening already divided out) is not divided again."""
+    import sunpy.map
+
+    strip = synthetic_hmi_map("continuum", shape=(24, 1900), center=(470, 0) * u.arcsec, spot=False)
+    mu = mu_from_map(strip)
+    flat = sunpy.map.Map(strip.data / limb_darkening(mu), strip.meta)
+    with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+        darkened = enhance_map(strip, model=tiny_enhance_models["continuum"])
+    with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+        removed = enhance_map(flat, model=tiny_enhance_models["continuum"])
+    assert "already removed" in removed.meta["history"]
+    assert "already removed" not in darkened.meta["history"]
+    # both are normalised to the same I/Ic
+    np.testing.assert_allclose(removed.data, darkened.data, rtol=2e-4, atol=2e-4)
+    with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+        restored = enhance_map(flat, model=tiny_enhance_models["continuum"], keep_input_units=True)
+    assert np.nanmedian(restored.data) == pytest.approx(np.nanmedian(flat.data), rel=0.01)
