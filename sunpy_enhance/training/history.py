@@ -43,8 +43,8 @@ def training_stages(training):
         ``best_validation_mse``, ``wall_time_seconds`` and ``validation_history`` (the validation MSE of every
         epoch, when the card recorded it; None otherwise). Stages are found by following
         ``initialised_from``. Each run draws its validation patches from the same held-out columns but with
-        its own seed, so MSE values compare exactly within a stage and only to a few per cent between stages;
-        ``sunpy-enhance evaluate`` (whole held-out frames) compares models exactly.
+        its own seed, so MSE values compare within a stage but not between stages (64 small patches: two seeds
+        can differ by a factor of 2); ``sunpy-enhance evaluate`` (whole held-out frames) compares models.
 
     Examples
     --------
