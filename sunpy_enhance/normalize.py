@@ -193,14 +193,16 @@ def limb_darkening_removed(image, mu, *, min_pixels=2000):
     >>> limb_darkening_removed(1000 * limb_darkening(mu), mu), limb_darkening_removed(np.ones_like(mu), mu)
     (False, True)
     """
-    image = np.asarray(image, dtype=float)
-    mu = np.asarray(mu, dtype=float)
+    image, mu = np.asarray(image), np.asarray(mu)
     finite = np.isfinite(image) & np.isfinite(mu)
-    centre = finite & (mu >= 0.9)
-    ring = finite & (mu >= 0.3) & (mu <= 0.6)
-    if centre.sum() < min_pixels or ring.sum() < min_pixels:
+    rings = [finite & (mu >= 0.9), finite & (mu >= 0.3) & (mu <= 0.6)]  # only these pixels are needed
+    if any(ring.sum() < min_pixels for ring in rings):
         return None
-    corrected = image / limb_darkening(np.where(finite, mu, 1.0))
-    as_is = abs(np.log(quiet_sun_level(image[ring]) / quiet_sun_level(image[centre])))
-    divided = abs(np.log(quiet_sun_level(corrected[ring]) / quiet_sun_level(corrected[centre])))
+    (centre, centre_mu), (outer, outer_mu) = [(image[ring].astype(float), mu[ring]) for ring in rings]
+
+    def unevenness(centre, outer):
+        return abs(np.log(quiet_sun_level(outer) / quiet_sun_level(centre)))
+
+    as_is = unevenness(centre, outer)
+    divided = unevenness(centre / limb_darkening(centre_mu), outer / limb_darkening(outer_mu))
     return bool(as_is < divided)
