@@ -200,8 +200,9 @@ def _stages_rst(training):
                         "wall time (s)": stage["wall_time_seconds"]})
     total = sum(s["patches"] or 0 for s in stages)
     intro = (f"**Training history** ({len(stages)} runs, each starting from the weights of the one before; "
-             f"{total} patches in all). The validation MSE is comparable within a run only (each run draws its own "
-             "validation patches); \"gain in its last 10 epochs\" is how much the best validation MSE fell over the run's last 10 epochs (n/a: not recorded).")
+             f"{total} patches in all). The validation MSE is comparable within a run only (each run draws its "
+             "own validation patches); \"gain in its last 10 epochs\" is how much the best validation MSE fell "
+             "over the run's last 10 epochs (n/a: not recorded).")
     return [intro, "", *_records_table(records, title="Stages", first="stage")[2:]]
 
 
