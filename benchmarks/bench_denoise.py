@@ -8,8 +8,8 @@ Sections (all by default):
     polarimetric model, 10 G for the HMI one; for HMI both held-out SHARP maps, whose own 720 s noise
     bounds the measurable reduction, and noise-free synthetic HMI magnetograms): residual error
     (target ≤ σ/3), correlation with the truth (target ≥ 0.95), PSNR, and calibration of the
-    uncertainty (targets 68 ± 7 % within ±1σ, 95 ± 4 % within ±2σ). The published Bayesian network (rebuilt, on its own weights) runs on the same
-    polarimetric data for comparison.
+    uncertainty (targets 68 ± 7 % within ±1σ, 95 ± 4 % within ±2σ). The published Bayesian network
+    (rebuilt, on its own weights) runs on the same polarimetric data for comparison.
 ``selfsup``
     The same network trained for the same number of steps on the same scenes with clean targets, with
     Noise2Noise (fresh noise pairs, and one fixed pair of realisations) and with blind-spot training on

@@ -324,11 +324,10 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         ld_mu = mu  # μ for the limb-darkening law; None when the input is already free of it
         if mu is not None and limb_darkening_removed(data, mu):
             ld_mu = None
-        if quiet_sun is None:
-            level = quiet_sun_level(data if ld_mu is None else data / limb_darkening(ld_mu))
-        else:
-            level = float(quiet_sun)
-        out = enhance_array(data, kind=kind, model=model, mu=ld_mu, quiet_sun=level, tile_size=tile_size,
+        if ld_mu is not None:  # the law is evaluated once, for the quiet-Sun level and the network input
+            data = data / limb_darkening(ld_mu).astype(np.float32)
+        level = quiet_sun_level(data) if quiet_sun is None else float(quiet_sun)
+        out = enhance_array(data, kind=kind, model=model, quiet_sun=level, tile_size=tile_size,
                             precision=precision, device=device, progress=progress)
         if keep_input_units:
             out_ld = 1.0 if ld_mu is None else limb_darkening(mu_from_map(sunpy.map.Map(out, meta)))

@@ -332,8 +332,8 @@ def write_report(metrics, path):
     for what, value, target, met in targets_table(kind, metrics["summary"]):
         lines.append(f"| {what} | {value:.4g} | {target} | {met} |")
     lines += ["", "## Held-out validation frames", "",
-              "| frame | PSNR bicubic | PSNR RL (it.) | PSNR network | PSNR network without consistency step | SSIM bicubic | SSIM RL "
-              "| SSIM network |", "|---|---|---|---|---|---|---|---|"]
+              "| frame | PSNR bicubic | PSNR RL (it.) | PSNR network | PSNR network without consistency step "
+              "| SSIM bicubic | SSIM RL | SSIM network |", "|---|---|---|---|---|---|---|---|"]
     for r in metrics["validation"]:
         lines.append(f"| {r['frame']} | {r['psnr_bicubic']:.2f} | {r['psnr_richardson-lucy']:.2f} "
                      f"({r['rl_iterations']}) | {r['psnr_network']:.2f} | {r['psnr_network_no_consistency']:.2f} | "
