@@ -22,8 +22,8 @@ Sections (all by default):
 
 Usage::
 
-    nice -n 10 python benchmarks/bench_denoise.py [--section heldout selfsup published]
-        [--samples 8] [--train-selfsup 500] [--figures DIR]
+    nice -n 10 python benchmarks/bench_denoise.py [--section heldout heldout-hmi selfsup published]
+        [--samples 8] [--train-selfsup 500] [--figures DIR] [--hmi-model NAME_OR_DIR] [--update-cards]
 
 Held-out data are defined in ``benchmarks/denoise_data.py``; none of them was used for training.
 """
@@ -102,16 +102,16 @@ def run_published(model, images):
     return out[..., 0], np.sqrt(np.exp(out[..., 1]))
 
 
-def section_heldout(samples, figures):
+def section_heldout(samples, figures, hmi_model="hmi-magnetogram", polarimetry=True):
     from sunpy_enhance.denoise import denoise
 
     rng = np.random.default_rng(2024)
     columns = ["rmse/σ", "reduction", "corr_in", "corr_out", "psnr_in", "psnr_out", "in_1σ", "in_2σ",
                "mean_std/σ"]
     rows = []
-    pub = published_network()
+    pub = published_network() if polarimetry else None
     sigma = dd.POLARIMETRY_NOISE
-    for name, truth in dd.polarimetry_heldout().items():
+    for name, truth in (dd.polarimetry_heldout().items() if polarimetry else ()):
         truth = truth if truth.ndim == 3 else truth[None]
         noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
         t0 = time.time()
@@ -125,49 +125,61 @@ def section_heldout(samples, figures):
         for c in (2,):
             cyc = denoise(noisy, model="polarimetry", noise=sigma, cycles=c)
             rows.append((f"  ours, {c} cycles", metrics(cyc, truth, noisy, sigma)))
+    rows += heldout_hmi(np.random.default_rng(2025), samples, figures, hmi_model)
+    table(rows, columns, f"Held-out synthetic data: truth + white Gaussian noise (MC samples = {samples})")
+    return rows
+
+
+def _hmi_group(rows, label, cases, rng, samples, model, per_case=True, figure=None):
+    """Denoise each held-out HMI truth + 10 G noise; rows per case, for all together and the oracle Wiener filter."""
     sigma = dd.HMI_NOISE
     truths, noisies, outs, stds, wiener = [], [], [], [], []
-    for name, truth in dd.hmi_heldout().items():
+    for name, truth in cases:
         noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
-        out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)
-        rows.append((f"hmi / {name}", metrics(out, truth, noisy, sigma, unc.total)))
+        out, unc = denoise_hmi(noisy, model, samples)
+        if per_case:
+            rows.append((f"hmi / {label}{name}", metrics(out, truth, noisy, sigma, unc.total)))
         truths.append(truth.ravel()), noisies.append(noisy.ravel()), outs.append(out.ravel())
         stds.append(unc.total.ravel()), wiener.append(oracle_wiener(noisy, truth, sigma).ravel())
-        if figures and name.startswith("sharp_377"):
-            _figure_heldout(figures, truth, noisy, out, unc.total, sigma, "hmi_heldout_377.png", "G")
+        if figure and name.startswith(figure[0]):
+            _figure_heldout(figure[1], truth, noisy, out, unc.total, sigma, figure[2], "G")
     t, n, o, s = (np.concatenate(a) for a in (truths, noisies, outs, stds))
+    return t, n, o, s, np.concatenate(wiener)
+
+
+def denoise_hmi(noisy, model, samples):
+    from sunpy_enhance.denoise import denoise
+
+    return denoise(noisy, model=model, noise=dd.HMI_NOISE, uncertainty="components", samples=samples)
+
+
+def heldout_hmi(rng, samples, figures, model):
+    """
+    The HMI model on three kinds of held-out truth: SHARP maps as they are, the same smoothed by one
+    pixel, and noise-free synthetic network and plage fields observed by HMI.
+    """
+    from scipy import ndimage
+
+    sigma, rows = dd.HMI_NOISE, []
+    wiener_label = "  oracle Wiener filter (knows the truth's spectrum)"
+    figure = ("sharp_377", figures, "hmi_heldout_377.png") if figures else None
+    t, n, o, s, w = _hmi_group(rows, "", dd.hmi_heldout().items(), rng, samples, model, figure=figure)
     rows.append(("hmi / all held-out SHARPs", metrics(o, t, n, sigma, s)))
-    rows.append(("  oracle Wiener filter (knows the truth's spectrum)", metrics(np.concatenate(wiener), t, n, sigma)))
+    rows.append((wiener_label, metrics(w, t, n, sigma)))
     weak = np.abs(t) < 50
     rows.append(("hmi / all, |B| < 50 G pixels", metrics(o[weak], t[weak], n[weak], sigma, s[weak])))
     rows.append(("hmi / all, |B| ≥ 50 G pixels", metrics(o[~weak], t[~weak], n[~weak], sigma, s[~weak])))
     # The SHARP "truths" hold their own 720 s noise (about 5-6 G, correlated by the CEA remapping), which
     # no denoiser can tell from signal under 10 G of added noise. The same maps smoothed by a 1-pixel
     # Gaussian (their own noise reduced about threefold) as truth show what that costs.
-    from scipy import ndimage
-
-    truths, noisies, outs, stds, wiener = [], [], [], [], []
-    for truth in dd.hmi_heldout().values():
-        truth = ndimage.gaussian_filter(truth, 1.0).astype(np.float32)
-        noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
-        out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)
-        truths.append(truth.ravel()), noisies.append(noisy.ravel()), outs.append(out.ravel())
-        stds.append(unc.total.ravel()), wiener.append(oracle_wiener(noisy, truth, sigma).ravel())
-    t, n, o, s = (np.concatenate(a) for a in (truths, noisies, outs, stds))
+    smoothed = ((k, ndimage.gaussian_filter(v, 1.0).astype(np.float32)) for k, v in dd.hmi_heldout().items())
+    t, n, o, s, w = _hmi_group(rows, "", smoothed, rng, samples, model, per_case=False)
     rows.append(("hmi / all held-out SHARPs smoothed 1 px", metrics(o, t, n, sigma, s)))
-    rows.append(("  oracle Wiener filter (knows the truth's spectrum)", metrics(np.concatenate(wiener), t, n, sigma)))
+    rows.append((wiener_label, metrics(w, t, n, sigma)))
     # Truths without noise of their own: synthetic network and plage fields observed by HMI (held-out columns).
-    truths, noisies, outs, stds, wiener = [], [], [], [], []
-    for name, truth in dd.hmi_synthetic("validation").items():
-        noisy = truth + sigma * rng.standard_normal(truth.shape).astype(np.float32)
-        out, unc = denoise(noisy, model="hmi-magnetogram", noise=sigma, uncertainty="components", samples=samples)
-        rows.append((f"hmi / synthetic {name}", metrics(out, truth, noisy, sigma, unc.total)))
-        truths.append(truth.ravel()), noisies.append(noisy.ravel()), outs.append(out.ravel())
-        stds.append(unc.total.ravel()), wiener.append(oracle_wiener(noisy, truth, sigma).ravel())
-    t, n, o, s = (np.concatenate(a) for a in (truths, noisies, outs, stds))
+    t, n, o, s, w = _hmi_group(rows, "synthetic ", dd.hmi_synthetic("validation").items(), rng, samples, model)
     rows.append(("hmi / all synthetic (noise-free truth)", metrics(o, t, n, sigma, s)))
-    rows.append(("  oracle Wiener filter (knows the truth's spectrum)", metrics(np.concatenate(wiener), t, n, sigma)))
-    table(rows, columns, f"Held-out synthetic data: truth + white Gaussian noise (MC samples = {samples})")
+    rows.append((wiener_label, metrics(w, t, n, sigma)))
     return rows
 
 
@@ -358,7 +370,10 @@ def update_cards(rows, samples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--section", nargs="+", default=["heldout", "selfsup", "published"],
-                        choices=["heldout", "selfsup", "published"])
+                        choices=["heldout", "heldout-hmi", "selfsup", "published"],
+                        help="heldout-hmi: the held-out HMI cases only")
+    parser.add_argument("--hmi-model", default="hmi-magnetogram",
+                        help="HMI denoiser to measure (bundled name or exported model directory)")
     parser.add_argument("--samples", type=int, default=8, help="Monte-Carlo dropout samples")
     parser.add_argument("--train-selfsup", type=int, default=None, metavar="STEPS")
     parser.add_argument("--minutes", type=float, default=20.0, help="time limit per self-supervised run")
@@ -375,8 +390,10 @@ def main():
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     if args.train_selfsup:
         train_selfsup(args.train_selfsup, args.minutes)
-    if "heldout" in args.section:
-        rows = section_heldout(args.samples, args.figures)
+    if args.update_cards and args.hmi_model != "hmi-magnetogram":
+        sys.exit("--update-cards writes the bundled models' cards: it cannot be combined with --hmi-model.")
+    if "heldout" in args.section or "heldout-hmi" in args.section:
+        rows = section_heldout(args.samples, args.figures, args.hmi_model, polarimetry="heldout" in args.section)
         if args.update_cards:
             update_cards(rows, args.samples)
     if "selfsup" in args.section:
