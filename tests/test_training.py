@@ -173,3 +173,21 @@ def test_training_stages_follow_the_chain(tmp_path):
     assert len(stages[0]["validation_history"]) == 2
     assert convergence(stages[0]["validation_history"], window=1) >= 0
     assert convergence(stages[1]["validation_history"], window=1) is None  # too short to say
+
+
+def test_training_stages_follow_run_directories(tmp_path):
+    """Stages started from a run directory's checkpoint keep the whole lineage, and so does a later export."""
+    corpus = synthetic_corpus("continuum", shape=(60, 60))
+    small = {"kind": "continuum", "blocks": 1, "filters": 8, "steps_per_epoch": 1, "batch_size": 6,
+             "patch_size": 20, "phases": 1, "validation_count": 4, "validation_size": 16, "forward_per_batch": 2}
+    train_enhance(corpus, tmp_path / "a", TrainingConfig(**small, epochs=1, learning_rate=1e-3), verbose=0)
+    train_enhance(corpus, tmp_path / "b", TrainingConfig(**small, epochs=2, learning_rate=3e-4), verbose=0,
+                  init_weights=tmp_path / "a" / "best.weights.h5")
+    card = train_enhance(corpus, tmp_path / "c", TrainingConfig(**small, epochs=1, learning_rate=1e-4), verbose=0,
+                         init_weights=tmp_path / "b" / "best.weights.h5")
+    expected = [("a", 1e-3, 1), ("b", 3e-4, 2), ("c", 1e-4, 1)]
+    assert [(s["run"], s["learning_rate"], s["epochs"]) for s in training_stages(card["training"])] == expected
+    # Exporting the finished run again without naming its starting weights keeps the lineage.
+    again = train_enhance(corpus, tmp_path / "c", TrainingConfig(**small, epochs=1, learning_rate=1e-4), verbose=0,
+                          export_only=True)
+    assert [(s["run"], s["learning_rate"], s["epochs"]) for s in training_stages(again["training"])] == expected

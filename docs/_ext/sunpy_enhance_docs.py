@@ -250,6 +250,13 @@ def _metrics_rst(metrics):
     lines = [("**Evaluation** recorded in the card by `sunpy_enhance.evaluation` (held-out frames with a "
              "known 28 cm target, and a real HMI sample without one):"), ""]
     if isinstance(metrics.get("targets"), list):
+        missed = [t for t in metrics["targets"] if t.get("met") == "NO"]
+        if missed:
+            lines += [".. warning::", "",
+                      "   This model misses "
+                      + "; ".join(f"{_escape(t['quantity'])}: {_fmt(t['measured'])} (target {_escape(t['target'])})"
+                                  for t in missed)
+                      + ". See :ref:`guide-training-data` for what sets it.", ""]
         lines += _records_table(metrics["targets"], title="Targets", first="quantity")
     elif isinstance(metrics.get("summary"), dict):
         lines += _field_table(_flatten(metrics["summary"]))

@@ -4,7 +4,8 @@ The training history of an Enhance model, read from its model card.
 A bundled model is usually trained in stages: a run starts from the weights of an earlier one (``--init-weights``)
 with its own settings, e.g. a lower learning rate. Each exported card records its own run under ``training`` and
 the run it started from under ``training.initialised_from`` (the earlier card's ``training`` record, or the
-earlier run directory's ``config.json``/``state.json``), so the whole chain can be read back from the last card.
+earlier run directory's ``config.json``/``state.json`` and its own ``initialised_from.json``), so the whole chain
+can be read back from the last card.
 """
 __all__ = ["convergence", "training_stages"]
 
@@ -55,13 +56,15 @@ def training_stages(training):
     True
     """
     stages = []
-    record, info = training, None
+    record = training
     while record:
         stages.append(_stage_from_card(record))
         info = record.get("initialised_from") or {}
         record = info.get("training")
-        if record is None and info.get("config"):
+        while record is None and info.get("config"):  # a run directory, which may have started from another
             stages.append(_stage_from_run(info))
+            info = info.get("initialised_from") or {}
+            record = info.get("training")
     stages.reverse()
     return stages
 

@@ -23,6 +23,10 @@ from sunpy_enhance.training.dataset import PairBank, PatchDataset, validation_pa
 
 __all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train_enhance"]
 
+#: File in a run directory recording the weights the run started from (see `_previous_run`).
+LINEAGE = "initialised_from.json"
+
+
 def _psf_kernel_tensor():
     kernel = hmi_psf(ENHANCED_PIXEL_SCALE).astype(np.float32)
     return kernel[:, :, None, None]
@@ -208,6 +212,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
             var.assign(saved_vars[key])
     elif init_weights is not None:
         network.load_weights(init_weights)
+        # Keep the lineage with the run, so that its own checkpoints can later start another stage.
+        (run_dir / LINEAGE).write_text(json.dumps(_previous_run(init_weights), indent=1))
     data.epoch = state["epoch"] + 1
     state["started"] = time.time()
 
@@ -253,6 +259,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     }
     if init_weights is not None:
         card["training"]["initialised_from"] = _previous_run(init_weights)
+    elif (run_dir / LINEAGE).exists():
+        card["training"]["initialised_from"] = json.loads((run_dir / LINEAGE).read_text())
     for role, psf in (("input", input_psf), ("target", target_psf)):
         if psf is not None:
             card["psf"][role] = {"model": f"user-supplied: {getattr(psf, '__name__', repr(psf))}"}
@@ -272,14 +280,16 @@ def _validation_history(log):
 def _previous_run(weights):
     """
     What is known of the run that produced ``weights``: its config and state when they are next to them
-    (a run directory), or the ``training`` record of the model card, with its own history, when the
-    weights are an exported model's.
+    (a run directory, with the run's own ``initialised_from`` when it started from other weights), or the
+    ``training`` record of the model card, with its own history, when the weights are an exported model's.
     """
     weights = Path(weights)
     info = {"weights": weights.name, "run": weights.parent.name}
     card = weights.parent / "card.json"
     if card.exists():
         info["training"] = json.loads(card.read_text()).get("training", {})
+    elif (weights.parent / LINEAGE).exists():
+        info["initialised_from"] = json.loads((weights.parent / LINEAGE).read_text())
     for name in ("config.json", "state.json"):
         path = weights.parent / name
         if path.exists():
