@@ -183,11 +183,12 @@ def test_training_stages_follow_run_directories(tmp_path):
     train_enhance(corpus, tmp_path / "a", TrainingConfig(**small, epochs=1, learning_rate=1e-3), verbose=0)
     train_enhance(corpus, tmp_path / "b", TrainingConfig(**small, epochs=2, learning_rate=3e-4), verbose=0,
                   init_weights=tmp_path / "a" / "best.weights.h5")
-    card = train_enhance(corpus, tmp_path / "c", TrainingConfig(**small, epochs=1, learning_rate=1e-4), verbose=0,
-                         init_weights=tmp_path / "b" / "best.weights.h5")
+    card = train_enhance(corpus, tmp_path / "c", TrainingConfig(**small, epochs=1, learning_rate=1e-4, max_minutes=30),
+                         verbose=0, init_weights=tmp_path / "b" / "best.weights.h5")
     expected = [("a", 1e-3, 1), ("b", 3e-4, 2), ("c", 1e-4, 1)]
     assert [(s["run"], s["learning_rate"], s["epochs"]) for s in training_stages(card["training"])] == expected
-    # Exporting the finished run again without naming its starting weights keeps the lineage.
+    # Exporting the finished run again without naming its starting weights or its time limit keeps both.
     again = train_enhance(corpus, tmp_path / "c", TrainingConfig(**small, epochs=1, learning_rate=1e-4), verbose=0,
                           export_only=True)
     assert [(s["run"], s["learning_rate"], s["epochs"]) for s in training_stages(again["training"])] == expected
+    assert again["training"]["max_minutes"] == 30

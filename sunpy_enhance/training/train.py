@@ -176,6 +176,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
             msg = (f"{run_dir} holds a run with another configuration ({config_path}); "
                    "use a new run directory or the same settings to resume.")
             raise ValueError(msg)
+        if export_only:  # the card describes the run as it was configured
+            recorded = json.loads(config_path.read_text())
+            config = dataclasses.replace(config, **{k: recorded[k] for k in RUNTIME_FIELDS if k in recorded})
     else:
         config_path.write_text(json.dumps(dataclasses.asdict(config), indent=1))
 
