@@ -260,10 +260,10 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                      "run_name": run_dir.name, "validation_history": _validation_history(run_dir / "log.csv")},
         "validation_metrics": {},
     }
-    if init_weights is not None:
-        card["training"]["initialised_from"] = _previous_run(init_weights)
-    elif (run_dir / LINEAGE).exists():
+    if (run_dir / LINEAGE).exists():  # what the run started from, recorded when it started
         card["training"]["initialised_from"] = json.loads((run_dir / LINEAGE).read_text())
+    elif init_weights is not None:  # a run begun before run directories kept their lineage
+        card["training"]["initialised_from"] = _previous_run(init_weights)
     for role, psf in (("input", input_psf), ("target", target_psf)):
         if psf is not None:
             card["psf"][role] = {"model": f"user-supplied: {getattr(psf, '__name__', repr(psf))}"}
