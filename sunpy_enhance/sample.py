@@ -13,11 +13,11 @@ from astropy.coordinates import SkyCoord
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from sunpy_enhance.degrade import HMI_PIXEL_SCALE, observe
+from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, observe
 from sunpy_enhance.normalize import limb_darkening
-from sunpy_enhance.psf import hmi_psf
+from sunpy_enhance.psf import airy_psf, hmi_psf
 
-__all__ = ["synthetic_full_disk_map", "synthetic_hmi_map", "synthetic_scene"]
+__all__ = ["synthetic_full_disk_map", "synthetic_hmi_map", "synthetic_scene", "synthetic_truth"]
 
 _OVERSAMPLE = 4
 _DATE = "2014-03-01T00:01:30"
@@ -78,6 +78,40 @@ def synthetic_scene(shape, *, kind="continuum", spot=True, seed=0):
         return field
     msg = f"kind must be 'continuum' or 'magnetogram', not {kind!r}."
     raise ValueError(msg)
+
+
+def synthetic_truth(shape, *, kind="continuum", spot=True, seed=0):
+    """
+    What Enhance aims at for a `synthetic_hmi_map`: its scene seen by a 28 cm telescope at 0.252″/px.
+
+    The scene of `synthetic_scene` is observed with the Airy PSF of a 28 cm diffraction-limited aperture
+    at 6173 Å and 0.252″ pixels, without noise, on the grid of ``enhance_map(synthetic_hmi_map(...))``:
+    output pixel ``(i, j)`` of the enhanced map and of this array look at the same point of the scene.
+    This is the "truth" against which to judge an enhanced synthetic map (a real HMI map has none).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the *HMI* map; the result is twice as large along each axis.
+    kind : {"continuum", "magnetogram"}, optional
+        I/Ic (not divided by any quiet-Sun level) or line-of-sight field in G.
+    spot : bool, optional
+    seed : int, optional
+        As given to `synthetic_hmi_map`.
+
+    Returns
+    -------
+    `numpy.ndarray`
+
+    Examples
+    --------
+    >>> from sunpy_enhance.sample import synthetic_truth
+    >>> synthetic_truth((32, 40), kind="magnetogram").shape
+    (64, 80)
+    """
+    fine_scale = HMI_PIXEL_SCALE / _OVERSAMPLE
+    return observe(synthetic_scene(shape, kind=kind, spot=spot, seed=seed), fine_scale, airy_psf(fine_scale),
+                   ENHANCED_PIXEL_SCALE, origin=(-0.5, -0.5), shape=(2 * shape[0], 2 * shape[1]))
 
 
 def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) * u.arcsec, spot=True,

@@ -26,7 +26,7 @@ import astropy.units as u
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, observe
+from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE
 from sunpy_enhance.diagnostics import (
     forward_residual,
     granulation_contrast,
@@ -38,8 +38,7 @@ from sunpy_enhance.diagnostics import (
 )
 from sunpy_enhance.enhance import enhance_map
 from sunpy_enhance.normalize import limb_darkening, mu_from_map
-from sunpy_enhance.psf import airy_psf
-from sunpy_enhance.sample import synthetic_hmi_map, synthetic_scene
+from sunpy_enhance.sample import synthetic_hmi_map, synthetic_truth
 from sunpy_enhance.visualization import plot_before_after
 
 ###############################################################################
@@ -74,16 +73,7 @@ hmi_ic = hmi.data / limb_darkening(mu) / enhanced.meta["enhqsun"]
 ###############################################################################
 # The answer we are aiming at: the scene behind the synthetic map, observed by a 28 cm
 # diffraction-limited telescope (an Airy pattern at 6173 Å) with 0.252″ pixels, on the output's grid.
-fine_scale = HMI_PIXEL_SCALE / 4
-scene = synthetic_scene((150, 150), kind="continuum", seed=3)
-truth = observe(
-    scene,
-    fine_scale,
-    airy_psf(fine_scale),
-    ENHANCED_PIXEL_SCALE,
-    origin=(-0.5, -0.5),
-    shape=(300, 300),
-)
+truth = synthetic_truth((150, 150), kind="continuum", seed=3)
 truth = truth / np.mean(truth[quiet_sun_mask(truth, pixel_scale=ENHANCED_PIXEL_SCALE)])
 
 ###############################################################################

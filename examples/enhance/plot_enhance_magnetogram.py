@@ -22,7 +22,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize
 
-from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, observe
 from sunpy_enhance.diagnostics import (
     flux_budget,
     magnetogram_histogram,
@@ -30,8 +29,7 @@ from sunpy_enhance.diagnostics import (
     plot_magnetogram_histogram,
 )
 from sunpy_enhance.enhance import enhance_map
-from sunpy_enhance.psf import airy_psf
-from sunpy_enhance.sample import synthetic_hmi_map, synthetic_scene
+from sunpy_enhance.sample import synthetic_hmi_map, synthetic_truth
 from sunpy_enhance.visualization import plot_before_after
 
 ###############################################################################
@@ -54,16 +52,7 @@ plt.show()
 
 ###############################################################################
 # The 28 cm "truth" of this synthetic scene, on the output grid.
-fine_scale = HMI_PIXEL_SCALE / 4
-scene = synthetic_scene((150, 150), kind="magnetogram", seed=5)
-truth = observe(
-    scene,
-    fine_scale,
-    airy_psf(fine_scale),
-    ENHANCED_PIXEL_SCALE,
-    origin=(-0.5, -0.5),
-    shape=(300, 300),
-)
+truth = synthetic_truth((150, 150), kind="magnetogram", seed=5)
 
 ###############################################################################
 # A close-up of network field, all three on the same scale (±800 G). HMI blurs the lane-shaped

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sunpy.map
 
-from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, observe
+from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
 from sunpy_enhance.diagnostics import (
     forward_residual,
     granulation_contrast,
@@ -33,25 +33,8 @@ from sunpy_enhance.diagnostics import (
 )
 from sunpy_enhance.enhance import enhance_map
 from sunpy_enhance.normalize import limb_darkening, mu_from_map
-from sunpy_enhance.psf import airy_psf
 from sunpy_enhance.richardson_lucy import richardson_lucy_map, upsample_bilinear_x2
-from sunpy_enhance.sample import synthetic_hmi_map, synthetic_scene
-
-fine_scale = HMI_PIXEL_SCALE / 4
-
-
-def truth_of(shape, kind, seed):
-    """The synthetic scene behind a sample map, seen by a 28 cm telescope at 0.252″/px."""
-    scene = synthetic_scene(shape, kind=kind, seed=seed)
-    return observe(
-        scene,
-        fine_scale,
-        airy_psf(fine_scale),
-        ENHANCED_PIXEL_SCALE,
-        origin=(-0.5, -0.5),
-        shape=(2 * shape[0], 2 * shape[1]),
-    )
-
+from sunpy_enhance.sample import synthetic_hmi_map, synthetic_truth
 
 ###############################################################################
 # Continuum
@@ -66,7 +49,7 @@ normalised = sunpy.map.Map(
 )
 rl = richardson_lucy_map(normalised, iterations=20)
 bilinear = upsample_bilinear_x2(normalised.data)
-truth = truth_of((120, 120), "continuum", 11)
+truth = synthetic_truth((120, 120), kind="continuum", seed=11)
 truth = truth / np.median(truth)
 
 ###############################################################################
@@ -140,7 +123,7 @@ print(
 hmi_b = synthetic_hmi_map("magnetogram", shape=(120, 120), seed=12)
 enhanced_b = enhance_map(hmi_b)
 rl_b = richardson_lucy_map(hmi_b, iterations=20)
-truth_b = truth_of((120, 120), "magnetogram", 12)
+truth_b = synthetic_truth((120, 120), kind="magnetogram", seed=12)
 weak = np.abs(truth_b) < 5  # output pixels where the 28 cm field is below 5 G
 for name, image in (
     ("HMI, bilinear ×2", upsample_bilinear_x2(hmi_b.data)),
