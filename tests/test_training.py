@@ -192,3 +192,73 @@ def test_training_stages_follow_run_directories(tmp_path):
                           export_only=True)
     assert [(s["run"], s["learning_rate"], s["epochs"]) for s in training_stages(again["training"])] == expected
     assert again["training"]["max_minutes"] == 30
+
+
+_JAX_TRAINING = """
+import json, sys
+sys.modules["tensorflow"] = None  # as on the GPU machines: Keras 3 on JAX, no TensorFlow
+import keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from sunpy_enhance.training.corpus import synthetic_corpus
+from sunpy_enhance.training.train import train_enhance
+from sunpy_enhance.training.config import TrainingConfig
+config = TrainingConfig(**json.loads(sys.argv[1]))
+train_enhance(synthetic_corpus("continuum", shape=(60, 60)), sys.argv[2], config, export_to=sys.argv[3],
+              model_name="toy", verbose=0)
+"""
+
+
+def test_training_on_jax_without_tensorflow_resumes_across_backends(tmp_path):
+    """
+    The GPU machines have Keras 3 on JAX and no TensorFlow: training runs there, its checkpoints resume on
+    TensorFlow and back, and an export made afterwards with TensorFlow adds the SavedModel while the card
+    keeps the hardware that trained.
+    """
+    import dataclasses
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    from sunpy_enhance.models import build_from_card
+
+    config = TrainingConfig(kind="continuum", blocks=1, filters=8, steps_per_epoch=2, epochs=1, batch_size=6,
+                            patch_size=20, phases=1, validation_count=4, validation_size=16, forward_per_batch=2)
+    run, jax_export = tmp_path / "run", tmp_path / "jax-model"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+
+    def on_jax(epochs):
+        settings = json.dumps({**dataclasses.asdict(config), "epochs": epochs})
+        proc = subprocess.run([sys.executable, "-c", _JAX_TRAINING, settings, str(run), str(jax_export)],
+                              env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def iterations():  # Adam's step counter, restored from the checkpoint on resume
+        return int(np.load(run / "optimizer.npz")["arr_0"])
+
+    corpus = synthetic_corpus("continuum", shape=(60, 60))
+    on_jax(1)
+    card = read_card(jax_export)
+    assert card["training"]["hardware"]["backend"] == "jax" and "tensorflow" not in card["training"]["hardware"]
+    assert (jax_export / "model.weights.h5").is_file() and not (jax_export / "saved_model").exists()
+    assert iterations() == 2
+    config.epochs = 2  # JAX -> TensorFlow
+    train_enhance(corpus, run, config, verbose=0)
+    assert iterations() == 4
+    on_jax(3)  # TensorFlow -> JAX
+    assert iterations() == 6
+    assert len((run / "log.csv").read_text().strip().splitlines()) == 4  # header + 3 epochs
+    export = tmp_path / "model"
+    config.epochs = 3
+    card = train_enhance(corpus, run, config, export_to=export, model_name="toy", export_only=True, verbose=0)
+    assert card["training"]["epochs_completed"] == 3
+    assert card["training"]["hardware"]["backend"] == "jax"
+    assert (export / "saved_model").is_dir()
+    x = np.random.default_rng(2).standard_normal((1, 24, 24, 1)).astype(np.float32) * 0.05
+    saved = load_model(export)
+    assert saved.keras_model is None  # the SavedModel is used on TensorFlow
+    rebuilt = build_from_card(read_card(export), dtype="float32")
+    rebuilt.load_weights(run / "best.weights.h5")
+    np.testing.assert_allclose(saved(x), np.asarray(rebuilt(x)), atol=1e-5)

@@ -98,6 +98,13 @@ def _shorten_path(text):
     return text
 
 
+def _backend_versions(hardware):
+    """The Keras backend a card's model was trained with, and its version (TensorFlow or JAX)."""
+    if hardware.get("backend") == "jax":
+        return f"JAX {hardware.get('jax')}"
+    return f"TensorFlow {hardware.get('tensorflow')}"
+
+
 def _enhance_card_rst(card):
     arch = card.get("architecture", {})
     training = card.get("training", {})
@@ -138,7 +145,7 @@ def _enhance_card_rst(card):
     if hardware:
         gpus = f", GPUs {_fmt(hardware['gpus'])}" if hardware.get("gpus") else ""
         machine = (f"{training.get('wall_time_seconds')} s on {hardware.get('cpu_count')} CPU cores{gpus}; "
-                   f"TensorFlow {hardware.get('tensorflow')}, Keras {hardware.get('keras')}")
+                   f"{_backend_versions(hardware)}, Keras {hardware.get('keras')}")
     lines = _field_table([
         ("Data kind", card.get("kind")),
         ("Method", card.get("method")),

@@ -120,13 +120,23 @@ class _TimeLimit(keras.callbacks.Callback):
 
 
 def _hardware():
-    import tensorflow as tf
+    """What trained the model: CPU, accelerators and library versions of the running Keras backend."""
+    backend = keras.backend.backend()
+    record = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+              "cpu_count": os.cpu_count(), "gpus": [], "backend": backend}
+    if backend == "tensorflow":
+        import tensorflow as tf
 
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")] if keras.backend.backend() == "tensorflow" \
-        else []
-    return {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "gpus": gpus, "backend": keras.backend.backend(),
-            "tensorflow": tf.__version__, "keras": keras.__version__}
+        record["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+        record["tensorflow"] = tf.__version__
+    elif backend == "jax":  # the GPU machines have JAX and no TensorFlow
+        import jax
+
+        record["gpus"] = [f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip()
+                          for d in jax.devices() if d.platform == "gpu"]
+        record["jax"] = jax.__version__
+    record["keras"] = keras.__version__
+    return record
 
 
 def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=None, init_weights=None,
@@ -225,6 +235,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     if config.max_minutes:
         callbacks.append(_TimeLimit(config.max_minutes, state["started"]))
     if state["epoch"] + 1 < config.epochs and not export_only:
+        # Kept in state.json, so that an export made elsewhere (e.g. the SavedModel written on a TensorFlow
+        # machine after a JAX run on a GPU) records the hardware that trained, not the one that exported.
+        state["hardware"] = _hardware()
         trainer.fit(data, validation_data=(x_val, y_val), batch_size=config.batch_size,
                     epochs=config.epochs, initial_epoch=state["epoch"] + 1, callbacks=callbacks,
                     verbose=verbose)
@@ -256,7 +269,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                      "steps_completed": (final["epoch"] + 1) * config.steps_per_epoch,
                      "patches_seen": (final["epoch"] + 1) * config.steps_per_epoch * config.batch_size,
                      "best_epoch": final["best_epoch"], "best_validation_mse": final["best_val_loss"],
-                     "wall_time_seconds": round(final.get("wall_seconds", 0.0), 1), "hardware": _hardware(),
+                     "wall_time_seconds": round(final.get("wall_seconds", 0.0), 1),
+                     "hardware": final.get("hardware") or _hardware(),
                      "run_name": run_dir.name, "validation_history": _validation_history(run_dir / "log.csv")},
         "validation_metrics": {},
     }
