@@ -1,14 +1,19 @@
 """
 Training data and the training loop: normalisation, alignment, batches, forward operator, resume, export.
 """
+import dataclasses
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import astropy.units as u
 import numpy as np
 import pytest
 
 from sunpy_enhance.degrade import reobserve_hmi, training_pair
-from sunpy_enhance.models import load_model, read_card
+from sunpy_enhance.models import build_from_card, load_model, read_card
 from sunpy_enhance.network import build_enhance_network
 from sunpy_enhance.sample import synthetic_scene
 from sunpy_enhance.training.config import TrainingConfig
@@ -214,15 +219,8 @@ def test_training_on_jax_without_tensorflow_resumes_across_backends(tmp_path):
     TensorFlow and back, and an export made afterwards with TensorFlow adds the SavedModel while the card
     keeps the hardware that trained.
     """
-    import dataclasses
-    import importlib.util
-    import os
-    import subprocess
-    import sys
-
     if importlib.util.find_spec("jax") is None:
         pytest.skip("JAX is not installed")
-    from sunpy_enhance.models import build_from_card
 
     config = TrainingConfig(kind="continuum", blocks=1, filters=8, steps_per_epoch=2, epochs=1, batch_size=6,
                             patch_size=20, phases=1, validation_count=4, validation_size=16, forward_per_batch=2)
