@@ -35,10 +35,18 @@ def register(subparsers):
     for field in dataclasses.fields(TrainingConfig):
         if field.name == "kind":
             continue
-        kind = float if field.default is None else type(field.default)
+        kind = _yes_no if field.name == "recorrupt" else float if field.default is None else type(field.default)
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=None,
                             help=f"default: {field.default}")
     parser.set_defaults(func=run)
+
+
+def _yes_no(text):
+    if text.lower() in ("yes", "true", "1"):
+        return True
+    if text.lower() in ("no", "false", "0"):
+        return False
+    raise ValueError(text)
 
 
 def run(args):

@@ -18,7 +18,7 @@ __all__ = [
     "read_array",
     "shared_corpus",
     "synthetic_corpus",
-    "synthetic_magnetogram",
+    "real_magnetogram_frames",
     "train_enhance",
     "training_stages",
 ]
@@ -27,7 +27,7 @@ _WHERE = {
     "NORMALISATION": "config", "TrainingConfig": "config",
     "Corpus": "corpus", "frames_from_paths": "corpus", "shared_corpus": "corpus", "synthetic_corpus": "corpus",
     "Frame": "frames", "normalize_continuum_frame": "frames", "quiet_sun_mask": "frames", "read_array": "frames",
-    "synthetic_magnetogram": "magnetic",
+    "real_magnetogram_frames": "magnetic",
     "train_enhance": "train",
     "convergence": "history", "training_stages": "history",
 }

@@ -47,7 +47,15 @@ class TrainingConfig:
     l2 : float or None
         Kernel ℓ2 regularisation; None: 1e-6 continuum, 1e-5 magnetogram.
     noise : float or None
-        Gaussian noise added to inputs, network units; None: 1e-3 (I/Ic), 1e-2 (kG).
+        Gaussian noise added to inputs, network units; None: 1e-3 (I/Ic), 1e-2 (kG, HMI's 45 s noise).
+    noise_min : float or None
+        With it, each patch's noise σ is drawn uniformly between ``noise_min`` and ``noise``; None: the same as
+        ``noise`` for continuum, 6e-3 kG for magnetograms (HMI's 720 s noise), so that the magnetogram model
+        is trained across the range of HMI's 45 s and 720 s data.
+    recorrupt : bool or None
+        Self-supervision on the real HMI patches: each is re-corrupted with noise of its own measured level
+        (`~sunpy_enhance.training.magnetic.hmi_noise_sigma`), input ``y + z`` and measurement-domain target
+        ``y − z``, so that the network cannot learn to reproduce the data's noise. None: on for magnetograms.
     forward_weight : float
         Weight of the forward-consistency loss (0 disables it).
     forward_per_batch : int
@@ -73,6 +81,8 @@ class TrainingConfig:
     epochs: int = 20
     l2: float | None = None
     noise: float | None = None
+    noise_min: float | None = None
+    recorrupt: bool | None = None
     forward_weight: float = 1.0
     forward_per_batch: int = 8
     phases: int = 8
@@ -90,6 +100,13 @@ class TrainingConfig:
             self.l2 = 1e-6 if self.kind == "continuum" else 1e-5
         if self.noise is None:
             self.noise = 1e-3 if self.kind == "continuum" else 1e-2
+        if self.noise_min is None:
+            self.noise_min = self.noise if self.kind == "continuum" else min(6e-3, self.noise)
+        if not 0 <= self.noise_min <= self.noise:
+            msg = f"noise_min ({self.noise_min}) must lie between 0 and noise ({self.noise})."
+            raise ValueError(msg)
+        if self.recorrupt is None:
+            self.recorrupt = self.kind == "magnetogram"
         if self.precision not in ("float32", "bfloat16"):
             msg = f"precision must be 'float32' or 'bfloat16', not {self.precision!r}."
             raise ValueError(msg)

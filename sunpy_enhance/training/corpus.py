@@ -12,7 +12,7 @@ import astropy.units as u
 import numpy as np
 
 from sunpy_enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask, read_array
-from sunpy_enhance.training.magnetic import synthetic_magnetogram
+from sunpy_enhance.training.magnetic import real_magnetogram_frames
 
 __all__ = [
     "Corpus",
@@ -106,21 +106,17 @@ def shared_corpus(root, kind):
     -------
     `Corpus`
     """
-    frames = continuum_frames(root)
     if kind == "continuum":
-        base = frames
+        train, validation = zip(*(f.split(HELD_OUT) for f in continuum_frames(root)))
         real, names = real_hmi_continuum(root)
     elif kind == "magnetogram":
-        base = []
-        for i, frame in enumerate(frames):
-            base.append(synthetic_magnetogram(frame, filling="network", seed=2 * i))
-            base.append(synthetic_magnetogram(frame, filling="plage", seed=2 * i + 1))
+        train, validation = real_magnetogram_frames(root)
         real, names = real_hmi_magnetograms(root)
     else:
         msg = f"kind must be 'continuum' or 'magnetogram', not {kind!r}."
         raise ValueError(msg)
-    train, validation = zip(*(f.split(HELD_OUT) for f in base))
-    notes = [f"{f.name} ({f.pixel_scale:.4f}/px, {f.data.shape[1]}x{f.data.shape[0]} px): {f.notes}" for f in base]
+    notes = [f"{f.name} ({f.pixel_scale:.4f}/px, {f.data.shape[1]}x{f.data.shape[0]} px): {f.notes}"
+             for f in (*train, *validation)]
     return Corpus(list(train), list(validation), [np.asarray(r, dtype=np.float32) for r in real], names, notes)
 
 

@@ -66,9 +66,16 @@ class PairBank:
                 dihedral(y[2 * r:2 * r + 2 * size, 2 * c:2 * c + 2 * size], k))
 
 
-def validation_patches(bank, size, count, *, offset, noise, seed=1):
+def _noise_levels(rng, count, noise, noise_min):
+    """One noise σ per patch, uniform between ``noise_min`` and ``noise`` (just ``noise`` when they are equal)."""
+    low = noise if noise_min is None else noise_min
+    return rng.uniform(low, noise, size=count) if low < noise else np.full(count, float(noise))
+
+
+def validation_patches(bank, size, count, *, offset, noise, noise_min=None, seed=1):
     """
-    Fixed validation batch: ``count`` patches from a bank of held-out frames, noise added once.
+    Fixed validation batch: ``count`` patches from a bank of held-out frames, noise added once (each patch's σ
+    drawn between ``noise_min`` and ``noise``).
 
     Returns
     -------
@@ -79,7 +86,7 @@ def validation_patches(bank, size, count, *, offset, noise, seed=1):
     rng = np.random.default_rng(seed)
     xs, ys = zip(*(bank.sample(rng, size) for _ in range(count)))
     x = np.stack(xs)[..., None] - offset
-    x = x + noise * rng.standard_normal(x.shape)
+    x = x + _noise_levels(rng, count, noise, noise_min)[:, None, None, None] * rng.standard_normal(x.shape)
     y = np.stack(ys)[..., None] - offset
     y = np.concatenate([y, np.ones_like(y)], axis=-1)
     return x.astype(np.float32), y.astype(np.float32)
@@ -90,23 +97,30 @@ class PatchDataset(keras.utils.PyDataset):
     Batches of training patches drawn afresh every step, reproducible from a seed.
 
     Each batch holds ``batch_size - forward_per_batch`` supervised patches (HMI-like input with Gaussian
-    noise, 28 cm target) followed by ``forward_per_batch`` real HMI patches without a target, used by the
-    forward-consistency loss. Values are in network units: the physical value minus ``offset``
-    (1 for I/Ic, so that the network sees a zero-centred signal; 0 for kG).
+    noise of a σ drawn per patch between ``noise_min`` and ``noise``, 28 cm target) followed by
+    ``forward_per_batch`` real HMI patches without a target, used by the forward-consistency loss. Values
+    are in network units: the physical value minus ``offset`` (1 for I/Ic, so that the network sees a
+    zero-centred signal; 0 for kG).
 
-    The targets array has two channels: the target, and 1 for supervised / 0 for forward patches.
+    The targets array has two channels: the target, and 1 for supervised / 0 for forward patches. For a
+    forward patch the first channel holds its measurement-domain target repeated ×2 (so that a 2×2 average
+    gives it back): the real patch itself, or, with ``real_noise`` (one σ per real image), the
+    re-corrupted pair of Recorrupted-to-Recorrupted: input ``y + z``, target ``y − z`` with
+    ``z ~ N(0, σ²)``, whose noises are independent when σ is the data's own noise level.
     """
 
-    def __init__(self, bank, *, patch_size=50, batch_size=32, steps=100, noise=1e-3, offset=0.0,
-                 real_images=(), forward_per_batch=0, seed=0, **kwargs):
+    def __init__(self, bank, *, patch_size=50, batch_size=32, steps=100, noise=1e-3, noise_min=None, offset=0.0,
+                 real_images=(), real_noise=None, forward_per_batch=0, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.bank = bank
         self.patch_size = patch_size
         self.batch_size = batch_size
         self.steps = steps
         self.noise = noise
+        self.noise_min = noise_min
         self.offset = offset
         self.real_images = [np.asarray(r, dtype=np.float32) for r in real_images]
+        self.real_noise = None if real_noise is None else [float(s) for s in real_noise]
         self.forward_per_batch = forward_per_batch if self.real_images else 0
         self.seed = seed
         self.epoch = 0
@@ -125,20 +139,26 @@ class PatchDataset(keras.utils.PyDataset):
         n_sup = self.batch_size - self.forward_per_batch
         size = self.patch_size
         xs, ys = zip(*(self.bank.sample(rng, size) for _ in range(n_sup)))
-        x = np.stack(xs) + self.noise * rng.standard_normal((n_sup, size, size))
+        sigma = _noise_levels(rng, n_sup, self.noise, self.noise_min)
+        x = np.stack(xs) + sigma[:, None, None] * rng.standard_normal((n_sup, size, size))
         y = np.stack(ys)
         flag = np.ones_like(y)
         if self.forward_per_batch:
-            real = []
-            while len(real) < self.forward_per_batch:
-                img = self.real_images[rng.choice(len(self.real_images), p=self._real_weights)]
+            inputs, targets = [], []
+            while len(inputs) < self.forward_per_batch:
+                i = rng.choice(len(self.real_images), p=self._real_weights)
+                img = self.real_images[i]
                 r = rng.integers(0, img.shape[0] - size + 1)
                 c = rng.integers(0, img.shape[1] - size + 1)
                 patch = img[r:r + size, c:c + size]
-                if np.all(np.isfinite(patch)):  # real images may have NaN outside the region of interest
-                    real.append(dihedral(patch, rng.integers(8)))
-            x = np.concatenate([x, np.stack(real)])
-            y = np.concatenate([y, np.zeros((self.forward_per_batch, 2 * size, 2 * size))])
+                if not np.all(np.isfinite(patch)):  # real images may have NaN outside the region of interest
+                    continue
+                patch = dihedral(patch, rng.integers(8))
+                z = 0.0 if self.real_noise is None else self.real_noise[i] * rng.standard_normal(patch.shape)
+                inputs.append(patch + z)
+                targets.append(np.repeat(np.repeat(patch - z, 2, axis=0), 2, axis=1))
+            x = np.concatenate([x, np.stack(inputs)])
+            y = np.concatenate([y, np.stack(targets)])
             flag = np.concatenate([flag, np.zeros((self.forward_per_batch, 2 * size, 2 * size))])
         x = (x - self.offset)[..., None].astype(np.float32)
         y = np.stack([y - self.offset, flag], axis=-1).astype(np.float32)

@@ -38,8 +38,9 @@ class ForwardConsistentTrainer(keras.Model):
 
     The last ``forward_per_batch`` patches of each training batch are real HMI images without a target.
     For them the network output is re-observed inside the graph — convolved with the HMI PSF sampled at
-    0.252″ (mirror-padded) and averaged over 2×2 pixels — and compared with the input away from the
-    patch edges. This is the same operator as `sunpy_enhance.degrade.reobserve_hmi`. The MSE to the targets
+    0.252″ (mirror-padded) and averaged over 2×2 pixels — and compared, away from the patch edges, with
+    their measurement-domain target (the 2×2 average of the target channel, see
+    `~sunpy_enhance.training.dataset.PatchDataset`): the input itself, or its re-corrupted twin. This is the same operator as `sunpy_enhance.degrade.reobserve_hmi`. The MSE to the targets
     uses the other patches. Validation batches hold targets only.
     """
 
@@ -73,7 +74,8 @@ class ForwardConsistentTrainer(keras.Model):
             sup = ops.mean(ops.square(y_pred[:-n_fwd] - target[:-n_fwd]))
             m = self._margin
             re = self.reobserve(y_pred[-n_fwd:])
-            fwd = ops.mean(ops.square(re[:, m:-m, m:-m] - x[-n_fwd:, m:-m, m:-m]))
+            measured = ops.average_pool(target[-n_fwd:], 2, strides=2, padding="valid")
+            fwd = ops.mean(ops.square(re[:, m:-m, m:-m] - measured[:, m:-m, m:-m]))
             loss = sup + self.forward_weight * fwd
         else:
             loss = ops.mean(ops.square(y_pred - target))
@@ -202,10 +204,16 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                     target_psf=target_psf)
     held = PairBank(corpus.validation, phases=2, seed=config.seed + 1, input_psf=input_psf, target_psf=target_psf)
     x_val, y_val = validation_patches(held, config.validation_size, config.validation_count, offset=offset,
-                                      noise=config.noise, seed=config.seed + 2)
+                                      noise=config.noise, noise_min=config.noise_min, seed=config.seed + 2)
+    real_noise = None
+    if config.recorrupt and config.forward_weight:
+        from sunpy_enhance.training.magnetic import hmi_noise_sigma
+
+        real_noise = [hmi_noise_sigma(r) for r in corpus.real_hmi]
     data = PatchDataset(bank, patch_size=config.patch_size, batch_size=config.batch_size,
-                        steps=config.steps_per_epoch, noise=config.noise, offset=offset,
-                        real_images=corpus.real_hmi if config.forward_weight else (),
+                        steps=config.steps_per_epoch, noise=config.noise, noise_min=config.noise_min,
+                        offset=offset, real_images=corpus.real_hmi if config.forward_weight else (),
+                        real_noise=real_noise,
                         forward_per_batch=config.forward_per_batch, seed=config.seed)
 
     state_path = run_dir / "state.json"
@@ -264,7 +272,14 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                           "degraded separately and never used for training",
                           "real_hmi_forward_consistency": list(corpus.real_hmi_names) if config.forward_weight
                           else [], "phases_per_frame": config.phases,
-                          "augmentation": "8 rotations/reflections, fresh random patches every step"},
+                          "augmentation": "8 rotations/reflections, fresh random patches every step",
+                          "input_noise": {"sigma_min": config.noise_min, "sigma_max": config.noise,
+                                          "unit": "network units", "drawn": "uniformly per patch"},
+                          "real_hmi_self_supervision": (
+                              {"method": "Recorrupted-to-Recorrupted in the measurement domain: input y + z, "
+                                         "target y - z after the HMI forward model, z ~ N(0, sigma^2)",
+                               "sigma_per_image": [round(v, 5) for v in real_noise]}
+                              if real_noise is not None else None)},
         "training": {**dataclasses.asdict(config), "epochs_completed": final["epoch"] + 1,
                      "steps_completed": (final["epoch"] + 1) * config.steps_per_epoch,
                      "patches_seen": (final["epoch"] + 1) * config.steps_per_epoch * config.batch_size,
