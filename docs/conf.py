@@ -135,7 +135,8 @@ html_theme_options = {
     # No visitor counting from an unaffiliated package's pages, and no request to a counter offline.
     "goatcounter_analytics_url": False,
     "footer_links": [
-        ["Code", "https://github.com/sunpy/sunpy-enhance", 3],
+        ["Code", "https://github.com/sunpy-enhance/sunpy-enhance", 3],
+        ["Issues", "https://github.com/sunpy-enhance/sunpy-enhance/issues", 3],
         ["Forum", "https://community.openastronomy.org/c/sunpy", 3],
         ["Chat", "https://openastronomy.element.io/#/room/#sunpy:openastronomy.org", 3],
     ],
