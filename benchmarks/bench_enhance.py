@@ -24,7 +24,7 @@ _CHILD = r"""
 import json, resource, sys, time
 import numpy as np
 from sunpy_enhance.sample import synthetic_full_disk_map, synthetic_hmi_map
-from sunpy_enhance.enhance import enhance_map
+from sunpy_enhance.enhance.api import enhance_map
 size, model, tile = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 smap = synthetic_full_disk_map(size=4096) if size == 4096 else synthetic_hmi_map("continuum", shape=(size, size))
 start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -88,7 +88,7 @@ def main():
     parser.add_argument("--tile-size", type=int, default=None, help="default: the package's default")
     args = parser.parse_args()
     if args.tile_size is None:
-        from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+        from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
 
         args.tile_size = DEFAULT_TILE_SIZE
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

@@ -11,7 +11,7 @@ Prints tables (and writes JSON with ``--json``):
    time and the pixels they computed, tile overlaps included: the network's achieved FLOP rate); and the
    peak resident memory (RSS) of the process. Every case runs in a fresh subprocess, so its peak RSS is
    its own.
-3. Tiling overhead on a 1024² map: the network applied tile by tile (`sunpy_enhance.tiling.apply_tiled`)
+3. Tiling overhead on a 1024² map: the network applied tile by tile (``sunpy_enhance.tiling.apply_tiled``)
    and all of `sunpy_enhance.enhance.enhance_map` (WCS, μ, limb darkening, quiet-Sun level, NaN filling,
    header), with the default tile size and tiles of 1024, 512 and 256 pixels, against one bare model call
    on the whole image.
@@ -28,7 +28,7 @@ Usage::
     python benchmarks/bench_inference.py --backend jax --sizes 1024 4096   # Keras 3 on JAX (CPU or GPU)
 
 With ``--backend jax`` the model is rebuilt from its Keras weights on JAX and run through ``jax.jit`` in
-batches of equal-shaped tiles sized to the accelerator's memory (`sunpy_enhance.tiling.tiles_per_batch`);
+batches of equal-shaped tiles sized to the accelerator's memory (``sunpy_enhance.tiling.tiles_per_batch``);
 the tiling overhead section is skipped there. Run on an otherwise idle machine: other processes on the
 same cores make every number meaningless.
 """
@@ -176,7 +176,7 @@ def _device(device):
 
 
 def case_throughput(args):
-    from sunpy_enhance.enhance import enhance_array
+    from sunpy_enhance.enhance.api import enhance_array
     from sunpy_enhance.models import LoadedModel
 
     # time the network calls themselves (all tiles, overlap included) besides the whole of enhance_array
@@ -213,7 +213,7 @@ def case_tiling(args):
     import astropy.units as u
     import sunpy.map
 
-    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.enhance.api import enhance_map
     from sunpy_enhance.models import load_model, read_card
     from sunpy_enhance.sample import synthetic_hmi_map
 
@@ -249,7 +249,7 @@ def case_tiling(args):
 
 def _default_tile():
     try:
-        from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+        from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
     except ImportError:
         return 1024
     return DEFAULT_TILE_SIZE

@@ -50,14 +50,14 @@ def compare(kind, name, f32, bf16):
 
 
 def run_array(data, kind, model):
-    from sunpy_enhance.enhance import enhance_array
+    from sunpy_enhance.enhance.api import enhance_array
 
     extra = {"quiet_sun": 1.0} if kind == "continuum" else {}
     return [enhance_array(data, kind=kind, model=model, precision=p, **extra) for p in ("float32", "bfloat16")]
 
 
 def run_map(smap, model):
-    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.enhance.api import enhance_map
 
     return [enhance_map(smap, model=model, precision=p).data for p in ("float32", "bfloat16")]
 

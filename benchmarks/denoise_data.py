@@ -19,7 +19,7 @@ HMI magnetograms (σ = 10 G):
 
 * trained on: SHARP CEA line-of-sight magnetograms of HARPs 1422, 1425, 1441, 1445, 1446, 1449, 1455,
   1456, 1457, 1460 (27 maps, 2012-03-06/07), and noise-free synthetic HMI magnetograms: the synthetic
-  network and plage fields of the Enhance magnetogram corpus (`sunpy_enhance.training.magnetic`, built on
+  network and plage fields of the Enhance magnetogram corpus (`sunpy_enhance.enhance.training.magnetic`, built on
   the MURaM, SST and IMaX frames) observed with HMI's PSF at 0.504″/px, their training columns only;
 * held out: HARP 377 (NOAA 11158, 2011-02-15) and HARP 1447 (4 maps), never seen; the same synthetic
   fields' validation columns (the last 30% of each frame, never seen) — the only HMI truths without
@@ -105,7 +105,7 @@ def hmi_synthetic(part):
     Each frame is observed with HMI's PSF at 0.504″/px, exactly as the Enhance model's inputs are made.
     """
     from sunpy_enhance.degrade import training_pair
-    from sunpy_enhance.training.corpus import shared_corpus
+    from sunpy_enhance.enhance.training.corpus import shared_corpus
 
     corpus = shared_corpus(SHARED, "magnetogram")
     frames = {"train": corpus.train, "validation": corpus.validation}[part]

@@ -4,22 +4,17 @@ sunpy-enhance: sharper SDO/HMI data.
 Deconvolution and ×2 super-resolution of HMI continuum images and line-of-sight magnetograms with the
 Enhance network (Díaz Baso & Asensio Ramos 2018, A&A 614, A5), the Richardson–Lucy baseline, and
 self-supervised denoising of polarimetric images and magnetograms with uncertainties (Díaz Baso,
-de la Cruz Rodríguez & Danilovic 2019, A&A 629, A99). JSOC download helpers live in `sunpy_enhance.jsoc`,
+de la Cruz Rodríguez & Danilovic 2019, A&A 629, A99). JSOC download helpers live in `sunpy_enhance.net.jsoc`,
 Dask batch processing in `sunpy_enhance.batch`, diagnostics in `sunpy_enhance.diagnostics`.
 """
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("sunpy-enhance")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
-
 from sunpy_enhance.denoise import check_residual, denoise, denoise_cube, denoise_map
-from sunpy_enhance.enhance import classify_map, enhance_array, enhance_map
+from sunpy_enhance.enhance import enhance_array, enhance_map
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning, SunpyEnhanceWarning
 from sunpy_enhance.files import enhance_file, enhance_files
+from sunpy_enhance.hmi import classify_map
 from sunpy_enhance.models import available_models, load_model
 from sunpy_enhance.richardson_lucy import richardson_lucy, richardson_lucy_map
+from sunpy_enhance.version import __version__
 
 __all__ = [
     "SunpyEnhanceUserWarning",

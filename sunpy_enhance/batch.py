@@ -21,7 +21,7 @@ from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from sunpy_enhance.files import EnhanceReport, FileRecord, _enhance_or_record
+from sunpy_enhance.files import EnhanceReport, FileRecord, enhance_or_record
 
 __all__ = ["default_workers", "enhance_batch", "local_client"]
 
@@ -141,7 +141,7 @@ class _TensorFlowThreads(WorkerPlugin):
 def _task(path, output_dir, overwrite, enhance_kwargs, intra_op_threads):
     """What a worker runs for one file: never raises for a bad file, returns a `FileRecord`."""
     _configure_threads(intra_op_threads)
-    return _enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
+    return enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
 
 
 def _connect(client, n_workers, intra_op_threads):

@@ -5,18 +5,21 @@ import inspect
 import warnings
 from pathlib import Path
 
+from sunpy.util.exceptions import SunpyUserWarning, SunpyWarning
+
 __all__ = ["SunpyEnhanceUserWarning", "SunpyEnhanceWarning", "warn_user"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-class SunpyEnhanceWarning(Warning):
+class SunpyEnhanceWarning(SunpyWarning):
     """
-    Base class of every warning sunpy-enhance emits.
+    Base class of every warning sunpy-enhance emits (a `~sunpy.util.exceptions.SunpyWarning`, so that sunpy's
+    warning filters catch it).
     """
 
 
-class SunpyEnhanceUserWarning(UserWarning, SunpyEnhanceWarning):
+class SunpyEnhanceUserWarning(SunpyUserWarning, SunpyEnhanceWarning):
     """
     A warning about how the package is being used or what the data allow,
     e.g. a field of view reaching the limb where the networks were not trained.

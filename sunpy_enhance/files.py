@@ -121,7 +121,7 @@ def output_path(path, output_dir):
 def _read_map(path):
     import sunpy.map
 
-    from sunpy_enhance.download import CorruptFileError, verify_file
+    from sunpy_enhance.net.download import CorruptFileError, verify_file
 
     path = Path(path)
     if not path.is_file():
@@ -176,10 +176,10 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     This function only depends on its arguments and the file system, so it can be sent to a worker
     process (e.g. with Dask); `enhance_files` is a loop over it.
     """
-    from sunpy_enhance.download import CorruptFileError, verify_file
-    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.enhance.api import enhance_map
     from sunpy_enhance.header import add_provenance
     from sunpy_enhance.io import save_map_atomic
+    from sunpy_enhance.net.download import CorruptFileError, verify_file
 
     started = time.perf_counter()
     path = Path(path)
@@ -199,7 +199,7 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     return FileRecord(str(path), str(target), "done", "", time.perf_counter() - started)
 
 
-def _enhance_or_record(path, output_dir, overwrite, enhance_kwargs):
+def enhance_or_record(path, output_dir, overwrite, enhance_kwargs):
     """`enhance_file`, with any error turned into a ``failed`` record (what a batch worker runs)."""
     started = time.perf_counter()
     try:
@@ -209,13 +209,12 @@ def _enhance_or_record(path, output_dir, overwrite, enhance_kwargs):
                           time.perf_counter() - started)
 
 
-def enhance_files(paths, output_dir, *, overwrite=False, callback=None, client=None, retries=0, progress=False,
-                  **enhance_kwargs):
+def enhance_files(paths, output_dir, *, overwrite=False, callback=None, retries=0, progress=False, **enhance_kwargs):
     """
     Enhance many HMI FITS files; a failing file is recorded, not raised, and the rest go on.
 
-    By default the files are enhanced one after the other in this process. With ``client`` they are
-    spread over the workers of a Dask cluster (see `sunpy_enhance.batch.enhance_batch`).
+    The files are enhanced one after the other in this process; `sunpy_enhance.batch.enhance_batch` spreads
+    them over the workers of a Dask cluster.
 
     Parameters
     ----------
@@ -227,9 +226,6 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, client=N
         Redo files whose output exists (by default they are skipped).
     callback : callable, optional
         Called with each `FileRecord` as soon as it is known (e.g. to print progress).
-    client : `distributed.Client`, str or True, optional
-        Run on Dask: a client, a scheduler address (``"tcp://host:8786"``), or `True` for a
-        `distributed.LocalCluster` sized to this machine. Default: serially in this process.
     retries : int, optional
         How many more times a failing file is tried before it is reported as failed.
     progress : bool, optional
@@ -250,11 +246,6 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, client=N
     >>> print(report)  # doctest: +SKIP
     1 files: 1 enhanced, 0 already done, 0 failed
     """
-    if client is not None and client is not False:
-        from sunpy_enhance.batch import enhance_batch
-
-        return enhance_batch(paths, output_dir, client=None if client is True else client, retries=retries,
-                             overwrite=overwrite, progress=progress, callback=callback, **enhance_kwargs)
     output_dir = Path(output_dir)
     paths = list(paths)
     report = EnhanceReport()
@@ -266,7 +257,7 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, client=N
     try:
         for path in paths:
             for attempt in range(1, int(retries) + 2):
-                record = _enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
+                record = enhance_or_record(path, output_dir, overwrite, enhance_kwargs)
                 if record.status != "failed":
                     break
                 if attempt <= retries:

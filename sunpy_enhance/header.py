@@ -82,7 +82,7 @@ def add_provenance(meta, history, **keywords):
     `sunpy.util.MetaDict`
         ``meta`` itself.
     """
-    from sunpy_enhance import __version__
+    from sunpy_enhance.version import __version__
 
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     old = meta.get("history", "")

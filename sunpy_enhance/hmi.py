@@ -1,10 +1,28 @@
 """
-Checks that a map is what the HMI-specific methods of this package are made for.
+SDO/HMI facts and map checks: pixel scale, what a map holds (continuum or magnetogram), nominal magnetogram
+noise, and the refusal of maps the HMI-specific methods are not made for. One home for "is this HMI, and
+what kind?", used by Enhance, Richardson–Lucy and the denoiser alike.
 """
 import astropy.units as u
 import numpy as np
 
-__all__ = ["HMI_SCALE_TOLERANCE", "check_hmi_map", "map_scale_arcsec"]
+__all__ = [
+    "HMI_MAGNETOGRAM_NOISE",
+    "HMI_SCALE_TOLERANCE",
+    "KINDS",
+    "check_hmi_map",
+    "classify_map",
+    "is_hmi_magnetogram",
+    "map_scale_arcsec",
+    "nominal_noise",
+]
+
+#: The data kinds the Enhance networks exist for.
+KINDS = ("continuum", "magnetogram")
+
+#: Nominal per-pixel noise of HMI line-of-sight magnetograms by cadence in seconds
+#: (Liu et al. 2012, Sol. Phys. 279, 295: about 10 G at 45 s and about 6 G at 720 s).
+HMI_MAGNETOGRAM_NOISE = {45: 10.0 * u.G, 720: 6.0 * u.G}
 
 #: Accepted relative deviation of a map's pixel scale from HMI's 0.504″ (HMI's own CDELT varies by <1%).
 HMI_SCALE_TOLERANCE = 0.03
@@ -55,3 +73,68 @@ def check_hmi_map(smap, *, allow_non_hmi=False, allow_any_scale=False, consequen
                "not SHARP CEA), or pass allow_any_scale=True if you know the sampling is equivalent.")
         raise ValueError(msg)
     return scale
+
+
+def classify_map(smap):
+    """
+    Tell an HMI continuum image from a line-of-sight magnetogram by its metadata.
+
+    Uses, in order, the HMI ``CONTENT`` keyword, sunpy's ``measurement`` and the ``BUNIT`` keyword.
+
+    Parameters
+    ----------
+    smap : `sunpy.map.GenericMap`
+
+    Returns
+    -------
+    str
+        ``"continuum"`` or ``"magnetogram"``.
+
+    Raises
+    ------
+    ValueError
+        When the metadata do not say; pass ``kind=`` to `~sunpy_enhance.enhance.enhance_map` then.
+    """
+    content = str(smap.meta.get("content", "")).lower()
+    measurement = str(smap.meta.get("measurement", "") or "").lower()
+    bunit = str(smap.meta.get("bunit", "")).lower().replace(" ", "")
+    if "continuum" in content or "intensity" in content or "continuum" in measurement:
+        return "continuum"
+    if "magnetogram" in content or "magnetic" in content or "magnetogram" in measurement:
+        return "magnetogram"
+    if bunit in ("dn/s", "dn", "ct/s", "counts/s"):
+        return "continuum"
+    if bunit in ("mx/cm^2", "mx/cm2", "mxcm^-2", "gauss", "g"):
+        return "magnetogram"
+    msg = ("Cannot tell whether this map is a continuum image or a magnetogram from its metadata "
+           f"(CONTENT={smap.meta.get('content')!r}, BUNIT={smap.meta.get('bunit')!r}); "
+           "pass kind='continuum' or kind='magnetogram'.")
+    raise ValueError(msg)
+
+
+def is_hmi_magnetogram(smap):
+    """
+    Whether a map is an HMI line-of-sight magnetogram: HMI by its instrument, a magnetogram by
+    `classify_map` (``CONTENT``, sunpy's ``measurement``, ``BUNIT``).
+    """
+    instrument = " ".join(str(smap.meta.get(k, "")) for k in ("instrume", "telescop", "detector")).upper()
+    if "HMI" not in instrument:
+        return False
+    try:
+        return classify_map(smap) == "magnetogram"
+    except ValueError:
+        return False
+
+
+def nominal_noise(smap):
+    """
+    The nominal per-pixel noise of an HMI magnetogram from its ``CADENCE`` keyword (45 s or 720 s), or None.
+    """
+    try:
+        cadence = float(smap.meta.get("cadence"))
+    except (TypeError, ValueError):
+        return None
+    key = min(HMI_MAGNETOGRAM_NOISE, key=lambda c: abs(c - cadence))
+    if abs(key - cadence) > 0.2 * key:
+        return None
+    return HMI_MAGNETOGRAM_NOISE[key]

@@ -38,7 +38,7 @@ MODELS_DIR = Path(__file__).parent / "data" / "models"
 
 # Architecture names used in model cards, and the functions that build them.
 _BUILDERS = {
-    "enhance": "sunpy_enhance.network:build_enhance_network",
+    "enhance": "sunpy_enhance.enhance.network:build_enhance_network",
     "unet": "sunpy_enhance.denoise.network:build_unet",
 }
 
@@ -238,7 +238,7 @@ class LoadedModel:
         """
         Free memory (bytes) of the GPU this model runs on, or None when it runs on the CPU.
 
-        Used to send several tiles to a GPU at once (`sunpy_enhance.tiling.tiles_per_batch`). With
+        Used to send several tiles to a GPU at once (``sunpy_enhance.tiling.tiles_per_batch``). With
         TensorFlow the total comes from ``nvidia-smi`` when it is on the PATH (TensorFlow does not report
         it); otherwise 8 GB are assumed.
 

@@ -19,8 +19,8 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE
+from sunpy_enhance.hmi import HMI_SCALE_TOLERANCE, check_hmi_map
 from sunpy_enhance.psf import hmi_psf
-from sunpy_enhance.validation import HMI_SCALE_TOLERANCE, check_hmi_map
 
 __all__ = ["richardson_lucy", "richardson_lucy_map", "upsample_bilinear_x2"]
 
@@ -34,7 +34,7 @@ _SIGNED_OFFSET_FACTOR = 10.0
 
 def upsample_bilinear_x2(image):
     """
-    Bilinear interpolation onto the ×2 refined grid of `sunpy_enhance.header.refined_meta`.
+    Bilinear interpolation onto the ×2 refined grid of ``sunpy_enhance.header.refined_meta``.
 
     Input pixel ``p`` (0-based, centre at integer coordinate ``p``) is subdivided into output pixels
     ``2p`` and ``2p + 1``, so its centre lies at output coordinate ``2p + 0.5``; output pixel ``q`` has
@@ -253,7 +253,7 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     `numpy.ndarray`
         float32 image of twice the shape of ``array`` (the same shape if ``upsample=False``); output
         pixel ``q`` is centred on input coordinate ``(q - 0.5) / 2``, the layout of
-        `sunpy_enhance.header.refined_meta`. Pixels inside NaN input pixels are NaN.
+        ``sunpy_enhance.header.refined_meta``. Pixels inside NaN input pixels are NaN.
 
     Raises
     ------
@@ -453,7 +453,7 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
     Returns
     -------
     `~sunpy.map.GenericMap`
-        Twice the pixels along each axis, on the grid of `sunpy_enhance.header.refined_meta` (the grid
+        Twice the pixels along each axis, on the grid of ``sunpy_enhance.header.refined_meta`` (the grid
         of ``enhance_map``'s output), in the input's unit, with a HISTORY card and the keywords
         ``ENHMETH='richardson-lucy'``, ``RLITER``, ``RLDAMP`` (0 if undamped) and ``RLOFFSET``.
 

@@ -14,8 +14,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, observe
-from sunpy_enhance.normalize import limb_darkening
 from sunpy_enhance.psf import airy_psf, hmi_psf
+from sunpy_enhance.solar import limb_darkening
 
 __all__ = ["synthetic_full_disk_map", "synthetic_hmi_map", "synthetic_scene", "synthetic_truth"]
 
@@ -168,7 +168,7 @@ def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) 
         header["content"] = "CONTINUUM INTENSITY"
         data = data + 1e-3 * rng.standard_normal(shape)
         smap = sunpy.map.Map(data, header)
-        from sunpy_enhance.normalize import mu_from_map
+        from sunpy_enhance.solar import mu_from_map
 
         data = data * 60000.0 * limb_darkening(mu_from_map(smap))
     else:
@@ -201,7 +201,7 @@ def synthetic_full_disk_map(kind="continuum", *, size=4096, seed=0):
     from sunpy.coordinates import frames
     from sunpy.map.header_helper import make_fitswcs_header
 
-    from sunpy_enhance.normalize import mu_from_map
+    from sunpy_enhance.solar import mu_from_map
 
     rng = np.random.default_rng(seed)
     observer = SkyCoord(0 * u.deg, -7.2 * u.deg, _DSUN * u.m, frame=frames.HeliographicStonyhurst,

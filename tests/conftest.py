@@ -36,8 +36,8 @@ def shared_data():
 
 
 def _train_tiny(kind, directory):
-    from sunpy_enhance.training.corpus import synthetic_corpus
-    from sunpy_enhance.training.train import TrainingConfig, train_enhance
+    from sunpy_enhance.enhance.training.corpus import synthetic_corpus
+    from sunpy_enhance.enhance.training.train import TrainingConfig, train_enhance
 
     config = TrainingConfig(kind=kind, blocks=5, filters=8, steps_per_epoch=4, epochs=2, batch_size=8,
                             patch_size=24, phases=1, validation_count=4, validation_size=16,

@@ -91,10 +91,10 @@ def test_failing_file_is_retried_then_reported_and_rerun_skips(tmp_path, magneto
     assert {p: os.stat(p).st_mtime_ns for p in again.outputs} == stamps  # not rewritten
 
 
-def test_scheduler_address_and_enhance_files_forwarding(tmp_path, magnetograms, client, tiny_enhance_models):
+def test_scheduler_address(tmp_path, magnetograms, client, tiny_enhance_models):
     """A scheduler address (how a multi-machine cluster is used) runs the same code; the caller's client stays."""
     model = tiny_enhance_models["magnetogram"]
-    report = enhance_files(magnetograms[:2], tmp_path / "out", client=client.scheduler.address, retries=1,
+    report = enhance_batch(magnetograms[:2], tmp_path / "out", client=client.scheduler.address, retries=1,
                            model=model)
     assert [r.status for r in report] == ["done", "done"]
     assert client.status == "running"

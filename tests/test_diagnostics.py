@@ -19,7 +19,6 @@ from sunpy_enhance.diagnostics import (
     forward_residual,
     granulation_contrast,
     magnetogram_histogram,
-    pixel_areas,
     plot_flux_budget,
     plot_forward_residual,
     plot_granulation_region,
@@ -28,6 +27,7 @@ from sunpy_enhance.diagnostics import (
     power_spectrum,
     quiet_sun_mask,
 )
+from sunpy_enhance.solar import pixel_areas
 
 matplotlib.use("Agg")
 
@@ -171,10 +171,10 @@ def test_pixel_areas_at_disk_centre_and_whole_disk():
 
 def test_mu_and_distance_agree_with_sunpy_coordinates():
     """The sphere intersection reproduces sunpy's Heliocentric coordinates of the same pixels."""
-    from sunpy_enhance.diagnostics import _hpc_geometry
+    from sunpy_enhance.solar import sphere_geometry
 
     smap = _hpc_map(np.zeros((30, 30)), 30.0, center=(200, -300))
-    area, mu = _hpc_geometry(smap)
+    area, mu = sphere_geometry(smap)
     coords = sunpy.map.all_coordinates_from_map(smap)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # off-disk pixels: sunpy warns that they have no surface point
@@ -226,9 +226,9 @@ def test_flux_of_a_bipole_on_a_map_off_centre_and_radial():
     assert u.isclose(budget.input_positive, (b[b > 0] * area[b > 0].to_value(u.cm ** 2)).sum() * u.Mx)
     # at ~0.6 R_sun from the centre the pixel area exceeds the disk-centre one by about 1/μ
     centre = pixel_areas(_hpc_map(b, 0.504))[30, 30]
-    from sunpy_enhance.diagnostics import _mu
+    from sunpy_enhance.solar import mu_from_map
 
-    mu = _mu(smap)[30, 30]
+    mu = mu_from_map(smap)[30, 30]
     assert 0.7 < mu < 0.9
     assert (area[30, 30] / centre).to_value(u.one) == pytest.approx(1 / mu, rel=2e-3)
     radial = flux_budget(smap, up, radial=True)
@@ -330,3 +330,43 @@ def test_plot_helpers_return_their_axes():
     assert plot_forward_residual(forward_residual(reobserve_hmi(up) + 1, up + 1), ax=axes[1, 0]) is axes[1, 0]
     assert plot_magnetogram_histogram(magnetogram_histogram(b, up), ax=axes[1, 1]) is axes[1, 1]
     plt.close(fig)
+
+
+def test_power_spectrum_density_independent_of_sampling():
+    """One scene sampled at 0.252″ and at 0.504″ has the same spectrum below the coarser Nyquist (within 10%)."""
+    rng = np.random.default_rng(3)
+    n = 512  # a band-limited random scene (nothing beyond 0.504″'s Nyquist, so no aliasing) on a 0.126″ grid
+    ky, kx = np.meshgrid(np.fft.fftfreq(n, 0.126), np.fft.fftfreq(n, 0.126), indexing="ij")
+    k = np.hypot(ky, kx)
+    amplitude = np.where(k < 0.9, (k + 0.05) ** -1.5, 0.0)
+    scene = np.real(np.fft.ifft2(amplitude * np.exp(2j * np.pi * rng.random((n, n)))))
+    a = power_spectrum(scene[::2, ::2], pixel_scale=0.252 * u.arcsec, window=None)
+    b = power_spectrum(scene[::4, ::4], pixel_scale=0.504 * u.arcsec, window=None)
+    fa, fb = (s.spatial_frequency.to_value(1 / u.arcsec) for s in (a, b))
+    band = (fb > 0.1) & (fb < 0.85)
+    ratio = b.density[band] / np.interp(fb[band], fa, a.density)
+    assert np.all(np.abs(ratio - 1) < 0.1), ratio
+    per_pixel = np.median(b.power[band] / np.interp(fb[band], fa, a.power))
+    assert per_pixel == pytest.approx(0.25, rel=0.1)  # the per-pixel power alone is off by the pixel-area ratio
+
+
+def test_noise_propagation_by_field_strength():
+    from sunpy_enhance.diagnostics import noise_propagation, plot_noise_propagation
+
+    rng = np.random.default_rng(1)
+    truth = np.zeros((128, 128))
+    truth[30:80, 30:80] = 1200.0
+    clean = truth
+    amplifying = clean + np.where(np.abs(truth) > 100, 4.0, 1.0) * 10 * rng.standard_normal(truth.shape)
+    result = noise_propagation(amplifying, clean, truth, pixel_scale=0.252 * u.arcsec)
+    assert result.weak_rms.to_value(u.G) == pytest.approx(10, rel=0.05)
+    assert result.strong_rms.to_value(u.G) == pytest.approx(40, rel=0.05)
+    assert result.weak_fraction == pytest.approx(1 - 2500 / 128**2, rel=1e-6)
+    assert result.spectrum.pixel_scale == 0.252 * u.arcsec
+    with pytest.raises(ValueError, match="same grid"):
+        noise_propagation(amplifying[:-1], clean)
+    import matplotlib.pyplot as plt
+
+    ax = plot_noise_propagation([result], ["test"])
+    assert "/ 40.1" in ax.get_legend().get_texts()[0].get_text()
+    plt.close("all")

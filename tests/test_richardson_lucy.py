@@ -302,7 +302,7 @@ def test_rl_forward_residual_on_the_enhance_sample(shared_data):
 
 def test_rl_and_enhance_outputs_share_grid_and_header(tiny_enhance_models):
     """RL and Enhance outputs of one map lie on the same ×2 grid: they compare pixel by pixel."""
-    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.enhance.api import enhance_map
 
     rng = np.random.default_rng(10)
     smap = _hmi_map(200 * rng.standard_normal((24, 30)), 179.93 * u.deg)

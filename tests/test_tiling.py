@@ -79,7 +79,7 @@ def test_tiles_wholly_unused_are_skipped_and_nan():
 
 def test_accelerator_batches_give_the_same_result(tiny_enhance_models, monkeypatch):
     """On a GPU several tiles go to the network at once (sized to its memory); the output is the same."""
-    from sunpy_enhance.enhance import enhance_array
+    from sunpy_enhance.enhance.api import enhance_array
     from sunpy_enhance.models import LoadedModel
 
     model = tiny_enhance_models["continuum"]

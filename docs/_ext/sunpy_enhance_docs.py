@@ -126,7 +126,7 @@ def _enhance_card_rst(card):
     if "consistency" in card:
         consistency = (f"{card['consistency'].get('method')} after the network, residual smoothed by a Gaussian of "
                        f"σ = {card['consistency'].get('smoothing_hmi_pixels')} HMI pixels "
-                       "(`sunpy_enhance.consistency.back_project`)")
+                       "(``sunpy_enhance.enhance.consistency.back_project``)")
     input_psf = (f"{psf_in.get('model')}: ε = {psf_in.get('epsilon')}, ω = {psf_in.get('omega')}, "
                  f"k = {psf_in.get('k')}, W = {psf_in.get('width')}, D = {psf_in.get('diameter_cm')} cm, "
                  f"λ = {psf_in.get('wavelength_angstrom')} Å, support "
@@ -192,7 +192,7 @@ def _enhance_card_rst(card):
 
 def _stages_rst(training):
     """The training stages of an Enhance card (each run started from the weights of the one before)."""
-    from sunpy_enhance.training import convergence, training_stages
+    from sunpy_enhance.enhance.training import convergence, training_stages
 
     stages = training_stages(training) if training else []
     if len(stages) < 2:
@@ -251,10 +251,10 @@ def _records_table(records, *, title, first=None, skip=("figure", "shape")):
 
 
 def _metrics_rst(metrics):
-    """The evaluation recorded in an Enhance card (`sunpy_enhance.evaluation`): targets, frames, real data."""
+    """The evaluation recorded in an Enhance card (`sunpy_enhance.enhance.training.evaluation`): targets, frames, real data."""
     if not isinstance(metrics, dict) or not metrics:
         return []
-    lines = [("**Evaluation** recorded in the card by `sunpy_enhance.evaluation` (held-out frames with a "
+    lines = [("**Evaluation** recorded in the card by `sunpy_enhance.enhance.training.evaluation` (held-out frames with a "
              "known 28 cm target, and a real HMI sample without one):"), ""]
     if isinstance(metrics.get("targets"), list):
         missed = [t for t in metrics["targets"] if t.get("met") == "NO"]
@@ -451,22 +451,36 @@ class TowncrierDraftDirective(SphinxDirective):
 # ---------------------------------------------------------------------------------------------------
 # API reference pages
 
-#: Order of the reference pages; public modules not listed come after these, alphabetically.
-REFERENCE_ORDER = ("enhance", "consistency", "validation", "normalize", "header", "tiling", "models", "evaluation",
-                   "network",
-                   "psf", "degrade", "richardson_lucy", "diagnostics", "visualization", "sample", "denoise",
-                   "training", "files", "batch", "io", "jsoc", "download", "fido", "exceptions", "cli")
+#: The public modules, in the order of the reference: page name -> module. Internals (reading and writing,
+#: tiling, model loading, the header helpers, the network layers, Enhance's normalisation and consistency step)
+#: are not part of the reference; their behaviour is described where it is used.
+PUBLIC_MODULES = {
+    "enhance": "sunpy_enhance.enhance",
+    "richardson_lucy": "sunpy_enhance.richardson_lucy",
+    "diagnostics": "sunpy_enhance.diagnostics",
+    "denoise": "sunpy_enhance.denoise",
+    "hmi": "sunpy_enhance.hmi",
+    "solar": "sunpy_enhance.solar",
+    "psf": "sunpy_enhance.psf",
+    "degrade": "sunpy_enhance.degrade",
+    "models": "sunpy_enhance.models",
+    "training": "sunpy_enhance.enhance.training",
+    "evaluation": "sunpy_enhance.enhance.training.evaluation",
+    "files": "sunpy_enhance.files",
+    "batch": "sunpy_enhance.batch",
+    "jsoc": "sunpy_enhance.net.jsoc",
+    "exports": "sunpy_enhance.net.exports",
+    "fido": "sunpy_enhance.net.fido",
+    "sample": "sunpy_enhance.sample",
+    "visualization": "sunpy_enhance.visualization",
+    "exceptions": "sunpy_enhance.exceptions",
+    "cli": "sunpy_enhance.cli",
+}
 
 
 def public_modules():
-    """Names of the public modules and subpackages of ``sunpy_enhance`` (``cli`` included)."""
-    import pkgutil
-
-    import sunpy_enhance
-
-    names = [m.name for m in pkgutil.iter_modules(sunpy_enhance.__path__) if not m.name.startswith("_")]
-    ordered = [n for n in REFERENCE_ORDER if n in names]
-    return ordered + sorted(n for n in names if n not in ordered)
+    """Page names of the public modules (see `PUBLIC_MODULES`)."""
+    return list(PUBLIC_MODULES)
 
 
 def _generate_missing_reference_pages(app, config):
@@ -479,12 +493,13 @@ def _generate_missing_reference_pages(app, config):
         if (srcdir / "reference" / f"{name}.rst").is_file():
             continue
         outdir.mkdir(parents=True, exist_ok=True)
-        title = f"``sunpy_enhance.{name}``"
+        module = PUBLIC_MODULES[name]
+        title = f"``{module}``"
         (outdir / f"{name}.rst").write_text(
             f".. _reference-{name}:\n\n{title}\n{'*' * len(title)}\n\n"
-            f".. automodapi:: sunpy_enhance.{name}\n   :no-heading:\n   :no-inheritance-diagram:\n"
+            f".. automodapi:: {module}\n   :no-heading:\n   :no-inheritance-diagram:\n"
             "   :include-all-objects:\n   :headings: =-\n")
-        logger.info(f"sunpy-enhance docs: generated a reference page for sunpy_enhance.{name} "
+        logger.info(f"sunpy-enhance docs: generated a reference page for {module} "
                     f"(write docs/reference/{name}.rst to replace it)")
 
 

@@ -36,9 +36,9 @@ from sunpy_enhance.diagnostics import (
     power_spectrum,
     quiet_sun_mask,
 )
-from sunpy_enhance.enhance import enhance_map
-from sunpy_enhance.normalize import limb_darkening, mu_from_map
+from sunpy_enhance.enhance.api import enhance_map
 from sunpy_enhance.sample import synthetic_hmi_map, synthetic_truth
+from sunpy_enhance.solar import limb_darkening, mu_from_map
 from sunpy_enhance.visualization import plot_before_after
 
 ###############################################################################
@@ -183,7 +183,7 @@ plt.show()
 
 ###############################################################################
 # The output is an ordinary map: save it with ``enhanced.save("enhanced.fits")``, or with
-# `sunpy_enhance.io.save_map_atomic`, which never leaves a partial file behind. Its header records what
+# ``sunpy_enhance.io.save_map_atomic``, which never leaves a partial file behind. Its header records what
 # was done:
 print("\n".join(str(enhanced.meta["history"]).splitlines()[-2:]))
 print(

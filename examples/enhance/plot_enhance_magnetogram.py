@@ -28,7 +28,7 @@ from sunpy_enhance.diagnostics import (
     plot_flux_budget,
     plot_magnetogram_histogram,
 )
-from sunpy_enhance.enhance import enhance_map
+from sunpy_enhance.enhance.api import enhance_map
 from sunpy_enhance.sample import synthetic_hmi_map, synthetic_truth
 from sunpy_enhance.visualization import plot_before_after
 

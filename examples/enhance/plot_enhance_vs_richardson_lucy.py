@@ -31,10 +31,10 @@ from sunpy_enhance.diagnostics import (
     plot_power_spectra,
     power_spectrum,
 )
-from sunpy_enhance.enhance import enhance_map
-from sunpy_enhance.normalize import limb_darkening, mu_from_map
+from sunpy_enhance.enhance.api import enhance_map
 from sunpy_enhance.richardson_lucy import richardson_lucy_map, upsample_bilinear_x2
 from sunpy_enhance.sample import synthetic_hmi_map, synthetic_truth
+from sunpy_enhance.solar import limb_darkening, mu_from_map
 
 ###############################################################################
 # Continuum

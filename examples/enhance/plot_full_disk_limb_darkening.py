@@ -30,10 +30,11 @@ from astropy.coordinates import SkyCoord
 from sunpy.coordinates import frames
 from sunpy.map.header_helper import make_fitswcs_header
 
-from sunpy_enhance.enhance import LIMB_MU, enhance_map
+from sunpy_enhance.enhance.api import LIMB_MU, enhance_map
+from sunpy_enhance.enhance.normalize import quiet_sun_level
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
-from sunpy_enhance.normalize import limb_darkening, mu_from_map, quiet_sun_level
 from sunpy_enhance.sample import synthetic_hmi_map
+from sunpy_enhance.solar import limb_darkening, mu_from_map
 
 ###############################################################################
 # A full-disk map with HMI's geometry on 2014-03-01 (observer 0.993 au from the Sun, 7.2° below the
@@ -77,8 +78,8 @@ print(
 
 ###############################################################################
 # The normalisation, step by step, with the functions `~sunpy_enhance.enhance.enhance_map` uses:
-# `~sunpy_enhance.normalize.mu_from_map`, `~sunpy_enhance.normalize.limb_darkening` (the HMI team's
-# law, :math:`I(\mu)/I(1) = 1 + \sum_k a_k (\ln\mu)^k`) and `~sunpy_enhance.normalize.quiet_sun_level`.
+# `~sunpy_enhance.solar.mu_from_map`, `~sunpy_enhance.solar.limb_darkening` (the HMI team's
+# law, :math:`I(\mu)/I(1) = 1 + \sum_k a_k (\ln\mu)^k`) and ``sunpy_enhance.enhance.normalize.quiet_sun_level``.
 ld = limb_darkening(mu)
 level = quiet_sun_level(full_disk.data / ld)
 normalised = full_disk.data / ld / level

@@ -10,7 +10,7 @@ This example shows the two ways sunpy-enhance turns those into enhanced maps:
    them (full disk or a cutout), downloads them with progress bars and retries, and a second call
    that enhances them;
 2. with `sunpy.net.Fido`, for those who already search that way: the search results are handed to
-   `~sunpy_enhance.fido.enhance_fido_results`.
+   `~sunpy_enhance.net.fido.enhance_fido_results`.
 
 Both keep their downloads in a cache folder where complete files are never fetched again and partial
 files never carry a final name, so an interrupted run can simply be started again.
@@ -31,16 +31,16 @@ from sunpy.coordinates import frames
 from sunpy.net import Fido
 from sunpy.net import attrs as a
 
-from sunpy_enhance.fido import enhance_fido_results
 from sunpy_enhance.files import enhance_files
-from sunpy_enhance.jsoc import fetch_hmi, hmi_series, im_patch, search_hmi
+from sunpy_enhance.net.exports import fetch_hmi, hmi_series, im_patch, search_hmi
+from sunpy_enhance.net.fido import enhance_fido_results
 from sunpy_enhance.visualization import plot_before_after
 
 email = os.environ.get("JSOC_EMAIL")  # or write your registered address here
 work = Path("jsoc_example")
 
 ###############################################################################
-# Which series? `~sunpy_enhance.jsoc.hmi_series` names it: here line-of-sight magnetograms at
+# Which series? `~sunpy_enhance.net.jsoc.hmi_series` names it: here line-of-sight magnetograms at
 # 720 s cadence (less noisy than the 45 s ones, about 5 G instead of 10 G). The same function gives
 # the continuum series, the limb-darkening-removed continuum and JSOC's own deconvolved (``_dcon``)
 # products.
@@ -88,7 +88,7 @@ plt.show()
 # ------------------
 # A Fido search of JSOC needs the series and, to export, the registered address
 # (``a.jsoc.Notify``); a cutout can be added with ``a.jsoc.Cutout``. Hand the results to
-# `~sunpy_enhance.fido.enhance_fido_results`: it exports exactly what Fido found, downloads it
+# `~sunpy_enhance.net.fido.enhance_fido_results`: it exports exactly what Fido found, downloads it
 # (verified, retried, cached) and enhances it. Here: continuum images, one every 6 minutes.
 found = Fido.search(a.Time("2014-03-01T00:00", "2014-03-01T00:30"),
                     a.jsoc.Series(hmi_series("continuum")), a.Sample(6 * u.min),

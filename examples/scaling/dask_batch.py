@@ -34,7 +34,7 @@ from sunpy_enhance.sample import synthetic_hmi_map
 MAIN = __name__ == "__main__"  # False in the worker processes Dask starts
 
 ###############################################################################
-# Some input files. With real data these are the FITS files `sunpy_enhance.jsoc.fetch_hmi` or
+# Some input files. With real data these are the FITS files `sunpy_enhance.net.exports.fetch_hmi` or
 # ``Fido.fetch`` downloaded; here, six synthetic HMI-like continuum cutouts.
 raw = Path("hmi_raw")
 paths = [raw / f"synthetic_{i}.continuum.fits" for i in range(6)]

@@ -15,8 +15,8 @@ to make the target; the network learns to map one to the other. A tiny model tra
 a toy: the point is the workflow, which is the same for a real run (hours, the published architecture,
 your frames).
 
-With your own data, build the frames with `~sunpy_enhance.training.frames_from_paths` (files and their
-pixel scales) or `~sunpy_enhance.training.Frame` (arrays), or run the same training from a shell::
+With your own data, build the frames with `~sunpy_enhance.enhance.training.frames_from_paths` (files and their
+pixel scales) or `~sunpy_enhance.enhance.training.Frame` (arrays), or run the same training from a shell::
 
     sunpy-enhance train --kind continuum --frame muram_snapshot.fits:0.0662:wrap \\
         --frame sst_frame.fits:0.059 --run-dir runs/my-model --export models/my-model --name my-model
@@ -31,16 +31,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sunpy_enhance.diagnostics import plot_power_spectra, power_spectrum
-from sunpy_enhance.enhance import enhance_map
+from sunpy_enhance.enhance.api import enhance_map
+from sunpy_enhance.enhance.training import TrainingConfig, synthetic_corpus, train_enhance
 from sunpy_enhance.models import read_card
 from sunpy_enhance.sample import synthetic_hmi_map
-from sunpy_enhance.training import TrainingConfig, synthetic_corpus, train_enhance
 
 ###############################################################################
 # The corpus: three synthetic high-resolution scenes (0.126″/px), two for training and one held out
 # for validation, plus one HMI-like image without a target for the forward-consistency loss (the
 # output, observed again by HMI, must give back the input). A real corpus holds simulation snapshots
-# or observations at much better resolution than 0.252″ (`~sunpy_enhance.training.shared_corpus`
+# or observations at much better resolution than 0.252″ (`~sunpy_enhance.enhance.training.shared_corpus`
 # builds the bundled models' one).
 corpus = synthetic_corpus("continuum", shape=(80, 80), seed=0)
 for note in corpus.notes:
@@ -49,7 +49,7 @@ for note in corpus.notes:
 ###############################################################################
 # The settings: a small network, small patches, a few hundred patches in all. Everything else
 # (learning rate schedule, ℓ2 regularisation, the 10⁻³ Ic input noise) follows the published recipe
-# (see `~sunpy_enhance.training.TrainingConfig`).
+# (see `~sunpy_enhance.enhance.training.TrainingConfig`).
 config = TrainingConfig(
     kind="continuum",
     blocks=2,

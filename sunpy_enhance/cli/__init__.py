@@ -18,7 +18,7 @@ class CommandError(Exception):
 
 
 def build_parser():
-    from sunpy_enhance import __version__
+    from sunpy_enhance.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="sunpy-enhance",

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
-from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
 
 __all__ = ["collect_inputs", "register", "run"]
 

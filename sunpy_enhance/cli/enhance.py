@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
-from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
 
 __all__ = ["register", "run"]
 
@@ -62,7 +62,7 @@ def run(args):
         print(f"using the synthetic HMI-like {args.sample} sample (not an observation)", file=sys.stderr)
     else:
         smap = _read(args.input)
-    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.enhance.api import enhance_map
     from sunpy_enhance.io import save_map_atomic
 
     try:

@@ -25,7 +25,7 @@ def register(subparsers):
 
 
 def run(args):
-    from sunpy_enhance.evaluation import evaluate_model, targets_table, write_card_metrics
+    from sunpy_enhance.enhance.training.evaluation import evaluate_model, targets_table, write_card_metrics
     from sunpy_enhance.models import model_directory
 
     if not args.data.is_dir():

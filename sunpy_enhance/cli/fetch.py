@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
-from sunpy_enhance.enhance import DEFAULT_TILE_SIZE
+from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
 
 __all__ = ["register", "run"]
 
@@ -69,7 +69,7 @@ def _cutout(args):
     from sunpy.coordinates import frames
     from sunpy.time import parse_time
 
-    from sunpy_enhance.jsoc import im_patch
+    from sunpy_enhance.net.jsoc import im_patch
 
     x, y, width, height = args.cutout
     centre = SkyCoord(x * u.arcsec, y * u.arcsec, frame=frames.Helioprojective, observer="earth",
@@ -99,7 +99,7 @@ def _quiet_library_logs():
 
 
 def run(args):
-    from sunpy_enhance import jsoc
+    from sunpy_enhance.net import exports, jsoc
 
     _quiet_library_logs()
 
@@ -113,9 +113,9 @@ def run(args):
                "timeout": args.timeout, "poll_interval": args.poll_interval}
     try:
         if args.request_id is not None:
-            downloads = jsoc.fetch_export(args.request_id, **options)
+            downloads = exports.fetch_export(args.request_id, **options)
         else:
-            downloads = jsoc.fetch_hmi(args.series, args.start, args.end, cadence=args.cadence,
+            downloads = exports.fetch_hmi(args.series, args.start, args.end, cadence=args.cadence,
                                        cutout=_cutout(args), email=args.email, **options)
     except jsoc.JSOCError as exc:
         raise CommandError(str(exc)) from None

@@ -30,7 +30,7 @@ def register(subparsers):
     parser.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     parser.add_argument("--export-only", action="store_true",
                         help="do not train; export the best checkpoint of RUN_DIR as it is now")
-    from sunpy_enhance.training.config import TrainingConfig
+    from sunpy_enhance.enhance.training.config import TrainingConfig
 
     for field in dataclasses.fields(TrainingConfig):
         if field.name == "kind":
@@ -50,10 +50,10 @@ def _yes_no(text):
 
 
 def run(args):
-    from sunpy_enhance.training.config import TrainingConfig
-    from sunpy_enhance.training.corpus import Corpus, frames_from_paths, shared_corpus
-    from sunpy_enhance.training.frames import read_array
-    from sunpy_enhance.training.train import train_enhance
+    from sunpy_enhance.enhance.training.config import TrainingConfig
+    from sunpy_enhance.enhance.training.corpus import Corpus, frames_from_paths, shared_corpus
+    from sunpy_enhance.enhance.training.frames import read_array
+    from sunpy_enhance.enhance.training.train import train_enhance
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainingConfig)
                  if f.name != "kind" and getattr(args, f.name, None) is not None}

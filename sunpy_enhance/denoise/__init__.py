@@ -8,7 +8,6 @@ image), applied to arrays (`denoise`), Maps (`denoise_map`) and spectropolarimet
 log-variance head), and a check that what was removed is noise (`check_residual`).
 """
 from sunpy_enhance.denoise.api import (
-    HMI_MAGNETOGRAM_NOISE,
     MODEL_ALIASES,
     DenoiseUncertainty,
     denoise,
@@ -44,7 +43,6 @@ def __dir__():
 
 
 __all__ = [
-    "HMI_MAGNETOGRAM_NOISE",
     "MODEL_ALIASES",
     "DenoiseUncertainty",
     "PairSource",

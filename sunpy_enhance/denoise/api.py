@@ -9,9 +9,9 @@ import astropy.units as u
 import numpy as np
 
 from sunpy_enhance.denoise.noise import estimate_noise
+from sunpy_enhance.hmi import is_hmi_magnetogram, nominal_noise
 
 __all__ = [
-    "HMI_MAGNETOGRAM_NOISE",
     "MODEL_ALIASES",
     "DenoiseUncertainty",
     "denoise",
@@ -25,10 +25,6 @@ MODEL_ALIASES = {
     "polarimetry": "denoise-polarimetry",
     "hmi-magnetogram": "denoise-hmi-magnetogram",
 }
-
-#: Nominal noise of HMI line-of-sight magnetograms by cadence (s), used when a Map's noise is not given
-#: (Liu et al. 2012, Sol. Phys. 279, 295: about 10 G at 45 s and about 6 G at 720 s).
-HMI_MAGNETOGRAM_NOISE = {45: 10.0 * u.G, 720: 6.0 * u.G}
 
 #: Pixels added on each side of an image or tile (by reflection) so that the result does not depend on
 #: the tiling: more than the network's reach (26 pixels for depth 2).
@@ -389,27 +385,6 @@ def _noise_value(noise, data, unit):
 # --------------------------------------------------------------------------------------------------
 # Maps
 
-def _is_hmi_magnetogram(smap):
-    instrument = str(getattr(smap, "instrument", "") or "").upper()
-    if not instrument.startswith("HMI"):
-        return False
-    if str(getattr(smap, "measurement", "")).lower() == "magnetogram":
-        return True
-    return smap.unit is not None and smap.unit.is_equivalent(u.G)
-
-
-def _hmi_nominal_noise(smap):
-    cadence = smap.meta.get("cadence")
-    try:
-        cadence = float(cadence)
-    except (TypeError, ValueError):
-        return None
-    key = min(HMI_MAGNETOGRAM_NOISE, key=lambda c: abs(c - cadence))
-    if abs(key - cadence) > 0.2 * key:
-        return None
-    return HMI_MAGNETOGRAM_NOISE[key]
-
-
 @u.quantity_input
 def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncertainty=False, samples=0,
                 tile_size=512, batch_size=8, precision="float32", progress=False):
@@ -458,18 +433,18 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
     import sunpy.map
     from astropy.nddata import StdDevUncertainty
 
-    from sunpy_enhance import __version__
+    from sunpy_enhance.version import __version__
 
     if not isinstance(smap, sunpy.map.GenericMap):
         msg = f"denoise_map needs a sunpy Map, not {type(smap).__name__}; use denoise() for arrays."
         raise TypeError(msg)
     _check_uncertainty_arg(uncertainty)
-    hmi_mag = _is_hmi_magnetogram(smap)
+    hmi_mag = is_hmi_magnetogram(smap)
     if model is None:
         model = "hmi-magnetogram" if hmi_mag else "polarimetry"
     source = "given"
     if noise is None and hmi_mag:
-        noise = _hmi_nominal_noise(smap)
+        noise = nominal_noise(smap)
         source = "HMI nominal for the cadence"
     data = np.asarray(smap.data, dtype=np.float32)
     if noise is None:
@@ -643,7 +618,7 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
 
 
 def _write_cube(output, out, std, header, *, model, cycles, stokes):
-    from sunpy_enhance import __version__
+    from sunpy_enhance.version import __version__
 
     output = Path(output)
     name = output.name.lower()

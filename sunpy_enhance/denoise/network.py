@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from sunpy_enhance.network import ReflectionPadding2D
+from sunpy_enhance.layers import ReflectionPadding2D
 
 __all__ = [
     "StopGradient",

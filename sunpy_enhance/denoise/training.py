@@ -673,8 +673,8 @@ def export_denoiser(model, directory, *, name, description, noise, unit, state, 
     -------
     `pathlib.Path`
     """
-    from sunpy_enhance import __version__
     from sunpy_enhance.models import export_model
+    from sunpy_enhance.version import __version__
 
     config = state["config"]
     arch = dict(config["architecture"])

@@ -1,65 +1,33 @@
 """
 Enhance SDO/HMI continuum images and line-of-sight magnetograms: deconvolution and ×2 super-resolution.
+
+The main path, top to bottom: `enhance_map` checks the map (`sunpy_enhance.hmi`), computes μ
+(`sunpy_enhance.solar`), normalises continuum to I/Ic (``sunpy_enhance.enhance.normalize``), runs the network
+in tiles (`enhance_array`, ``sunpy_enhance.tiling``, `sunpy_enhance.models`), makes the result consistent with
+the data (``sunpy_enhance.enhance.consistency``), and builds the ×2 header with provenance
+(``sunpy_enhance.header``).
 """
 import contextlib
 
 import numpy as np
 from scipy import ndimage
 
-from sunpy_enhance.consistency import back_project
+from sunpy_enhance.enhance.consistency import back_project
+from sunpy_enhance.enhance.normalize import limb_darkening_removed, quiet_sun_level
 from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.header import add_provenance, refined_meta
+from sunpy_enhance.hmi import KINDS, check_hmi_map, classify_map
 from sunpy_enhance.models import load_model, model_directory, read_card
-from sunpy_enhance.normalize import limb_darkening, limb_darkening_removed, mu_from_map, quiet_sun_level
+from sunpy_enhance.solar import limb_darkening, mu_from_map
 from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
-from sunpy_enhance.validation import check_hmi_map
 
-__all__ = ["DEFAULT_TILE_SIZE", "KINDS", "LIMB_MU", "classify_map", "enhance_array", "enhance_map", "flux_gain"]
+__all__ = ["DEFAULT_TILE_SIZE", "LIMB_MU", "enhance_array", "enhance_map", "flux_gain"]
 
-#: The data kinds Enhance has a model for.
-KINDS = ("continuum", "magnetogram")
 #: Below this μ the networks are unreliable (low contrast, foreshortening; paper's limb caveat).
 LIMB_MU = 0.3
 #: Default tile size: tiles hold at most 768² input pixels, for which one network call needs ~2.5 GB in float32,
 #: so a 4096² full disk stays near 5 GB in all; a 1024² cutout is cut into two strips (3% extra work).
 DEFAULT_TILE_SIZE = 768
-
-
-def classify_map(smap):
-    """
-    Tell an HMI continuum image from a line-of-sight magnetogram by its metadata.
-
-    Uses, in order, the HMI ``CONTENT`` keyword, sunpy's ``measurement`` and the ``BUNIT`` keyword.
-
-    Parameters
-    ----------
-    smap : `sunpy.map.GenericMap`
-
-    Returns
-    -------
-    str
-        ``"continuum"`` or ``"magnetogram"``.
-
-    Raises
-    ------
-    ValueError
-        When the metadata do not say; pass ``kind=`` to `enhance_map` then.
-    """
-    content = str(smap.meta.get("content", "")).lower()
-    measurement = str(smap.meta.get("measurement", "") or "").lower()
-    bunit = str(smap.meta.get("bunit", "")).lower().replace(" ", "")
-    if "continuum" in content or "intensity" in content or "continuum" in measurement:
-        return "continuum"
-    if "magnetogram" in content or "magnetic" in content or "magnetogram" in measurement:
-        return "magnetogram"
-    if bunit in ("dn/s", "dn", "ct/s", "counts/s"):
-        return "continuum"
-    if bunit in ("mx/cm^2", "mx/cm2", "mxcm^-2", "gauss", "g"):
-        return "magnetogram"
-    msg = ("Cannot tell whether this map is a continuum image or a magnetogram from its metadata "
-           f"(CONTENT={smap.meta.get('content')!r}, BUNIT={smap.meta.get('bunit')!r}); "
-           "pass kind='continuum' or kind='magnetogram'.")
-    raise ValueError(msg)
 
 
 def _fill_nan(image):
@@ -88,7 +56,7 @@ def _device_scope(device):
     return tf.device("/GPU:0" if device == "gpu" else "/CPU:0")
 
 
-def _resolve_model(kind, model):
+def resolve_model(kind, model):
     model = model if model is not None else f"enhance-{kind}"
     card = read_card(model_directory(model))
     if card.get("kind") != kind:
@@ -97,7 +65,7 @@ def _resolve_model(kind, model):
     return model, card
 
 
-def _run_network(network_input, model, card, *, tile_size, precision, progress, device):
+def run_network(network_input, model, card, *, tile_size, precision, progress, device):
     filled, bad = _fill_nan(network_input)
     net = load_model(model, precision=precision)
     margin = int(card.get("receptive_radius", 13)) + 3
@@ -157,13 +125,13 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
         (the field is assumed near disk centre).
     quiet_sun : float, optional
         Quiet-Sun intensity in the array's units (continuum); default: estimated robustly
-        (`~sunpy_enhance.normalize.quiet_sun_level`).
+        (``sunpy_enhance.enhance.normalize.quiet_sun_level``).
     keep_input_units : bool, optional
         Return continuum intensities in the input's units (undoing the normalisation) instead of I/Ic.
     tile_size, precision, device, progress
         See `enhance_map`.
     consistency : bool, optional
-        Apply the model's data-consistency step (`~sunpy_enhance.consistency.back_project`, as its card
+        Apply the model's data-consistency step (``sunpy_enhance.enhance.consistency.back_project``, as its card
         says); ``False`` returns the bare network output, for diagnostics and comparisons.
 
     Returns
@@ -178,7 +146,7 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     if data.ndim != 2:
         msg = f"A 2-D image is needed, not an array of shape {data.shape}."
         raise ValueError(msg)
-    model, card = _resolve_model(kind, model)
+    model, card = resolve_model(kind, model)
     norm = card["normalisation"]
     if kind == "continuum":
         ld = 1.0 if mu is None else limb_darkening(mu).astype(np.float32)
@@ -188,7 +156,7 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     else:
         physical = data
     network_input = (physical - norm["offset"]) / norm["scale"]
-    out = _run_network(network_input, model, card, tile_size=tile_size, precision=precision,
+    out = run_network(network_input, model, card, tile_size=tile_size, precision=precision,
                        progress=progress, device=device)
     out *= np.float32(norm["scale"])  # in place: on a full disk each copy of the output is 270 MB
     out += np.float32(norm["offset"])
@@ -265,11 +233,11 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
       Magnetograms are divided by 1000 (kG). The network was trained on such inputs with noise of
       1e-3 Ic and 10 G respectively.
     * Images whose limb darkening was already removed (``hmi.Ic_noLimbDark_720s``) are recognised from the
-      data (`~sunpy_enhance.normalize.limb_darkening_removed`) and only divided by the quiet-Sun level; the
+      data (``sunpy_enhance.enhance.normalize.limb_darkening_removed``) and only divided by the quiet-Sun level; the
       history says which normalisation was used.
     * Near the limb (μ < 0.3) granulation contrast is low and foreshortened; the networks, trained on
       disk-centre data, are unreliable there (Díaz Baso & Asensio Ramos 2018).
-    * The network's output is then made consistent with the input (`~sunpy_enhance.consistency.back_project`):
+    * The network's output is then made consistent with the input (``sunpy_enhance.enhance.consistency.back_project``):
       the output observed again by HMI is compared with the map and the difference, smoothed as the model's
       card says (σ = 2 HMI pixels for continuum, none for magnetograms), is projected back once. This
       corrects what the network gets wrong on scales HMI resolves (e.g. umbral intensities darker than its
@@ -318,7 +286,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     else:
         warn_user("The map is not in helioprojective coordinates: no limb-darkening correction and no limb "
                   "check were applied.")
-    model, card = _resolve_model(kind, model)
+    model, card = resolve_model(kind, model)
     meta = refined_meta(smap.meta)
     if kind == "continuum":
         ld_mu = mu  # μ for the limb-darkening law; None when the input is already free of it

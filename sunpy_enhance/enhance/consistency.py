@@ -74,7 +74,7 @@ def back_project(enhanced, observed, *, smoothing, psf=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sunpy_enhance.consistency import back_project
+    >>> from sunpy_enhance.enhance.consistency import back_project
     >>> from sunpy_enhance.degrade import reobserve_hmi
     >>> scene = 1 + 0.05 * np.random.default_rng(0).standard_normal((64, 64))
     >>> estimate = scene + 0.02  # right detail, wrong level

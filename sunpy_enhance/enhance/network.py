@@ -6,37 +6,11 @@ many pixels a side. It has no fixed input size: the same weights apply to a 50×
 a tile of a full-disk image.
 """
 import keras
-from keras import layers, ops
+from keras import layers
 
-__all__ = ["ReflectionPadding2D", "build_enhance_network", "receptive_radius"]
+from sunpy_enhance.layers import ReflectionPadding2D
 
-
-@keras.saving.register_keras_serializable(package="sunpy_enhance")
-class ReflectionPadding2D(layers.Layer):
-    """
-    Pad the two spatial axes by mirroring the image about its edge pixels (no edge repetition).
-
-    Parameters
-    ----------
-    padding : int
-        Pixels added on each side.
-    """
-
-    def __init__(self, padding=1, **kwargs):
-        super().__init__(**kwargs)
-        self.padding = int(padding)
-
-    def call(self, inputs):
-        p = self.padding
-        return ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        grow = 2 * self.padding
-        return (b, None if h is None else h + grow, None if w is None else w + grow, c)
-
-    def get_config(self):
-        return {**super().get_config(), "padding": self.padding}
+__all__ = ["build_enhance_network", "receptive_radius"]
 
 
 def _conv(x, filters, *, dtype, l2, activation=None, kernel_size=3, name=None, initializer="he_normal"):
@@ -83,7 +57,7 @@ def build_enhance_network(*, blocks=5, filters=64, l2=0.0, dtype="float32", name
 
     Examples
     --------
-    >>> from sunpy_enhance.network import build_enhance_network
+    >>> from sunpy_enhance.enhance.network import build_enhance_network
     >>> build_enhance_network().count_params()
     446657
     """

@@ -1,109 +1,17 @@
 """
-Photometric normalisation of HMI continuum images: μ, limb darkening, quiet-Sun level.
+Photometric normalisation of HMI continuum images for Enhance: the quiet-Sun level, and whether an image's limb
+darkening was already removed (μ and the limb-darkening law are in `sunpy_enhance.solar`).
 
 The Enhance continuum network works on intensities in units of the quiet-Sun continuum at the same
 position on the disk, I/Ic. For a full-disk or cutout HMI image in DN/s this means dividing by the
 limb-darkening law evaluated at each pixel's μ = cos(heliocentric angle), and by the quiet-Sun level of
 the limb-darkening-corrected image.
 """
-import astropy.units as u
 import numpy as np
 
-__all__ = [
-    "HMI_LIMB_DARKENING",
-    "SAMPLE_LIMIT",
-    "limb_darkening",
-    "limb_darkening_removed",
-    "mu_from_map",
-    "quiet_sun_level",
-]
+from sunpy_enhance.solar import limb_darkening
 
-#: Coefficients a_1..a_5 of the HMI team's limb-darkening law (``hmi_limbdark``, coefficient version 2),
-#: I(μ)/I(1) = 1 + Σ a_k (ln μ)^k, at 6173 Å.
-HMI_LIMB_DARKENING = (0.459224, 0.132395, 0.019601, 0.000802, -4.31934e-5)
-
-
-def limb_darkening(mu):
-    """
-    Continuum limb darkening of the Sun at 6173 Å, relative to disk centre.
-
-    .. math:: I(\\mu)/I(1) = 1 + \\sum_{k=1}^{5} a_k (\\ln \\mu)^k
-
-    with the coefficients of the HMI team (`HMI_LIMB_DARKENING`; Pierce & Slaughter 1977 form).
-
-    Parameters
-    ----------
-    mu : array-like
-        Cosine of the heliocentric angle, 0 < μ ≤ 1. NaN (off disk) stays NaN.
-
-    Returns
-    -------
-    `numpy.ndarray`
-
-    Notes
-    -----
-    The law agrees with Neckel & Labs (1994) at 617.3 nm to 0.1% for μ ≥ 0.2; below μ ≈ 0.1 the
-    intensity falls steeply and small errors in μ (pointing, radius) matter.
-
-    Examples
-    --------
-    >>> from sunpy_enhance.normalize import limb_darkening
-    >>> print(f"{limb_darkening(1.0):.3f} {limb_darkening(0.5):.3f}")
-    1.000 0.739
-    """
-    mu = np.asarray(mu, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lnmu = np.log(np.where(mu > 0, mu, np.nan))
-    poly = np.zeros_like(lnmu)
-    for a in reversed(HMI_LIMB_DARKENING):  # Horner's scheme: 1 + x (a1 + x (a2 + ...))
-        poly += a
-        poly *= lnmu
-    return 1 + poly
-
-
-def mu_from_map(smap, *, rows_per_chunk=512):
-    """
-    μ = cos(heliocentric angle) of every pixel of a helioprojective map; NaN off the disk.
-
-    For a pixel seen at angular distance ρ from the disk centre by an observer at distance D from a
-    Sun of radius R, the line of sight meets the surface where
-
-    .. math:: \\mu = \\sqrt{1 - (D \\sin\\rho / R)^2}.
-
-    This is the exact spherical geometry (not the small-angle ρ/ρ_limb approximation), evaluated
-    from the map's WCS row by row so that a 4096² map needs little memory.
-
-    Parameters
-    ----------
-    smap : `sunpy.map.GenericMap`
-        A map in helioprojective coordinates with observer distance (``DSUN_OBS``) and solar radius.
-    rows_per_chunk : int, optional
-        Rows evaluated at a time.
-
-    Returns
-    -------
-    `numpy.ndarray`
-        Same shape as the map's data.
-    """
-    ny, nx = smap.data.shape
-    dsun = smap.dsun.to_value(u.m)
-    rsun = smap.rsun_meters.to_value(u.m)
-    wcs = smap.wcs
-    cunits = [u.Unit(c) for c in wcs.wcs.cunit]
-    mu = np.empty((ny, nx))
-    cols = np.arange(nx)
-    for start in range(0, ny, rows_per_chunk):
-        rows = np.arange(start, min(start + rows_per_chunk, ny))
-        xx, yy = np.meshgrid(cols, rows)
-        lon, lat = wcs.pixel_to_world_values(xx, yy)
-        lon = (lon * cunits[0]).to_value(u.rad)
-        lat = (lat * cunits[1]).to_value(u.rad)
-        cos_rho = np.cos(lon) * np.cos(lat)
-        sin_rho = np.sqrt(np.clip(1 - cos_rho**2, 0, None))
-        with np.errstate(invalid="ignore"):
-            mu[rows] = np.sqrt(1 - (dsun * sin_rho / rsun) ** 2)
-    return mu
-
+__all__ = ["SAMPLE_LIMIT", "limb_darkening_removed", "quiet_sun_level"]
 
 #: `quiet_sun_level` uses at most about this many pixels (a regular subsample of larger images).
 SAMPLE_LIMIT = 1 << 18
@@ -188,7 +96,7 @@ def limb_darkening_removed(image, mu, *, min_pixels=2000):
     Examples
     --------
     >>> import numpy as np
-    >>> from sunpy_enhance.normalize import limb_darkening, limb_darkening_removed
+    >>> from sunpy_enhance.enhance.normalize import limb_darkening, limb_darkening_removed
     >>> mu = np.linspace(0.2, 1.0, 100_000)
     >>> limb_darkening_removed(1000 * limb_darkening(mu), mu), limb_darkening_removed(np.ones_like(mu), mu)
     (False, True)

@@ -171,7 +171,7 @@ def verify_file(path, *, expected_size=None, is_fits=None):
     --------
     >>> import tempfile, pathlib, numpy as np
     >>> from astropy.io import fits
-    >>> from sunpy_enhance.download import verify_file, CorruptFileError
+    >>> from sunpy_enhance.net.download import verify_file, CorruptFileError
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "image.fits"
     >>> fits.PrimaryHDU(np.zeros((64, 64), dtype=np.float32)).writeto(path)
     >>> verify_file(path)

@@ -6,7 +6,7 @@ For users who already search with ``Fido.search(a.Time(...), a.jsoc.Series(...),
 is needed and writes enhanced FITS files, with one report of what was done and what failed.
 
 JSOC results are exported with sunpy's `~sunpy.net.jsoc.JSOCClient` (so exactly the records Fido
-found, cutouts included) and downloaded with `sunpy_enhance.download.download_files`: verified,
+found, cutouts included) and downloaded with ``sunpy_enhance.net.download.download_files``: verified,
 atomic, retried, cached, and remembered so that a second run neither re-exports nor re-downloads.
 Results from other clients are fetched with ``Fido.fetch``.
 """
@@ -44,7 +44,8 @@ def _query_key(block):
 
 def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries, retry_wait, timeout,
                 poll_interval, download_timeout):
-    from sunpy_enhance import jsoc as J
+    from sunpy_enhance.net import exports
+    from sunpy_enhance.net import jsoc as J
 
     for query in block.query_args:
         if "notify" not in query:
@@ -62,7 +63,7 @@ def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries,
 
     def submit():
         try:
-            requests = J._call(config, "the export request (exp_request)", block.client.request_data, block)
+            requests = J.call(config, "the export request (exp_request)", block.client.request_data, block)
         except J.JSOCError:
             raise
         except ValueError as exc:
@@ -79,7 +80,7 @@ def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries,
                 J.wait_for_export(request, timeout=0)  # raises the JSOCExportError
         return requests
 
-    return J._fetch_exports(Path(directory), manifest, submit, config=config, description=description,
+    return exports.fetch_exports(Path(directory), manifest, submit, config=config, description=description,
                             overwrite=overwrite, progress=progress, max_conn=max_conn,
                             max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
                             poll_interval=poll_interval, download_timeout=download_timeout)
@@ -87,7 +88,7 @@ def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries,
 
 def _records_from_parfive(results, timeout=90.0):
     """`DownloadRecord` list for what ``Fido.fetch`` returned: files (checked) and errors."""
-    from sunpy_enhance.download import CorruptFileError, DownloadRecord, _describe, verify_file
+    from sunpy_enhance.net.download import CorruptFileError, DownloadRecord, _describe, verify_file
 
     records = []
     urls = list(getattr(results, "urls", [])) or [""] * len(results)
@@ -119,24 +120,24 @@ def fetch_fido_results(results, directory=None, *, overwrite=False, progress=Tru
     directory : path-like, optional
         Download directory; default ``<sunpy download dir>/jsoc``.
     overwrite, progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout
-        As for `sunpy_enhance.jsoc.fetch_hmi`.
+        As for `sunpy_enhance.net.jsoc.fetch_hmi`.
 
     Returns
     -------
-    `sunpy_enhance.download.DownloadReport`
+    ``sunpy_enhance.net.download.DownloadReport``
         One record per file, ``failed`` ones with the reason (``Fido.fetch`` errors included).
 
     Raises
     ------
-    `~sunpy_enhance.jsoc.JSOCError`
+    `~sunpy_enhance.net.jsoc.JSOCError`
         An export could not be made (email, JSOC status, connection).
     """
     import sunpy.net
 
-    from sunpy_enhance import jsoc as J
-    from sunpy_enhance.download import DownloadRecord, DownloadReport
+    from sunpy_enhance.net import exports
+    from sunpy_enhance.net.download import DownloadRecord, DownloadReport
 
-    directory = Path(directory) if directory is not None else J._default_directory()
+    directory = Path(directory) if directory is not None else exports.default_directory()
     blocks = _blocks(results)
     if blocks is None:
         if hasattr(results, "errors"):  # parfive.Results from Fido.fetch
@@ -180,7 +181,7 @@ def enhance_fido_results(results, output_dir, *, download_dir=None, overwrite=Fa
     progress : bool, optional
         Show download progress bars.
     max_retries, retry_wait, timeout, poll_interval
-        As for `sunpy_enhance.jsoc.fetch_hmi`.
+        As for `sunpy_enhance.net.jsoc.fetch_hmi`.
     callback : callable, optional
         Called with each `~sunpy_enhance.files.FileRecord` as it is known.
     **enhance_kwargs
@@ -196,7 +197,7 @@ def enhance_fido_results(results, output_dir, *, download_dir=None, overwrite=Fa
     Examples
     --------
     >>> from sunpy.net import Fido, attrs as a
-    >>> from sunpy_enhance.fido import enhance_fido_results
+    >>> from sunpy_enhance.net.fido import enhance_fido_results
     >>> found = Fido.search(a.Time("2014-03-01 00:00", "2014-03-01 00:02"), a.jsoc.Series("hmi.M_45s"),
     ...                     a.jsoc.Notify("you@example.org"))  # doctest: +SKIP
     >>> report = enhance_fido_results(found, "enhanced")  # doctest: +SKIP

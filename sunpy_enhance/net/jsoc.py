@@ -1,17 +1,17 @@
 """
-Find and export SDO/HMI data from JSOC with drms: series, record sets, cutouts, exports, downloads.
+The JSOC client: find and export SDO/HMI data from JSOC with drms: series, record sets, cutouts, exports, downloads.
 
 The helpers build JSOC record-set strings
 (``hmi.M_45s[2014.03.01_00:00:00_TAI-2014.03.01_01:00:00_TAI@720s]{magnetogram}``) from times and
 cadences, ``im_patch`` cutout requests from sunpy coordinates, submit the export with ``drms``, wait for
-it, and download the files with `sunpy_enhance.download.download_files` (parfive, verified, atomic,
+it, and hand the download to `sunpy_enhance.net.exports`
+(which downloads with ``sunpy_enhance.net.download.download_files``: parfive, verified, atomic,
 cached). Errors JSOC reports (export status 3, 4, 5, 6, 7, HTTP errors, an unknown
 email address) become `JSOCError` subclasses whose message says what happened and what to do.
 
 A registered email address is needed for exports (not for searches): pass ``email=`` or set the
 ``JSOC_EMAIL`` environment variable; register at http://jsoc.stanford.edu/ajax/register_email.html.
 """
-import hashlib
 import http.client
 import json
 import logging
@@ -19,7 +19,6 @@ import os
 import re
 import time
 from collections import namedtuple
-from pathlib import Path
 from urllib.error import HTTPError, URLError
 
 import astropy.units as u
@@ -33,9 +32,9 @@ __all__ = [
     "JSOCExportError",
     "JSOCQueryError",
     "JSOCTimeoutError",
+    "call",
+    "cutout_process",
     "export_files",
-    "fetch_export",
-    "fetch_hmi",
     "get_email",
     "hmi_series",
     "im_patch",
@@ -141,7 +140,7 @@ def get_email(email=None):
 
     Examples
     --------
-    >>> from sunpy_enhance.jsoc import get_email
+    >>> from sunpy_enhance.net.jsoc import get_email
     >>> get_email("someone@example.org")
     'someone@example.org'
     """
@@ -175,7 +174,7 @@ def server_config(server=None):
 
     Examples
     --------
-    >>> from sunpy_enhance.jsoc import server_config
+    >>> from sunpy_enhance.net.jsoc import server_config
     >>> server_config("http://127.0.0.1:8080/").url_jsoc_fetch
     'http://127.0.0.1:8080/cgi-bin/ajax/jsoc_fetch'
     """
@@ -221,7 +220,7 @@ def _connection_error(exc, what, config):
     return JSOCConnectionError(msg)
 
 
-def _call(config, what, func, *args, retries=0, retry_wait=2.0, **kwargs):
+def call(config, what, func, *args, retries=0, retry_wait=2.0, **kwargs):
     """Call a drms function, retrying idempotent calls on server errors, translating exceptions."""
     for attempt in range(retries + 1):
         try:
@@ -272,7 +271,7 @@ def jsoc_client(email=None, *, server=None, check_email=True, retry_wait=2.0):
         if check_email and config.check_supported("email"):
             try:
                 # drms asks the server (checkAddress.sh) when the address is set
-                _call(config, "the email check", setattr, client, "email", email, retries=1,
+                call(config, "the email check", setattr, client, "email", email, retries=1,
                       retry_wait=retry_wait)
             except JSOCConnectionError:
                 raise
@@ -308,7 +307,7 @@ def hmi_series(measurement, *, cadence: u.s = 45 * u.s, deconvolved=False, limb_
     Examples
     --------
     >>> import astropy.units as u
-    >>> from sunpy_enhance.jsoc import hmi_series
+    >>> from sunpy_enhance.net.jsoc import hmi_series
     >>> hmi_series("magnetogram", cadence=720 * u.s)
     'hmi.M_720s'
     >>> hmi_series("continuum", deconvolved=True)
@@ -384,7 +383,7 @@ def record_set(series, start, end=None, *, cadence=None):
     Examples
     --------
     >>> import astropy.units as u
-    >>> from sunpy_enhance.jsoc import record_set
+    >>> from sunpy_enhance.net.jsoc import record_set
     >>> record_set("hmi.M_45s", "2014-03-01 00:00:20")
     'hmi.M_45s[2014.03.01_00:00:45_TAI]{magnetogram}'
     >>> record_set("hmi.m_720s", "2014-03-01T00:00", "2014-03-01T01:00", cadence=12 * u.min)
@@ -461,7 +460,7 @@ def im_patch(bottom_left=None, top_right=None, *, center=None, width=None, heigh
     >>> import astropy.units as u
     >>> from astropy.coordinates import SkyCoord
     >>> from sunpy.coordinates import frames
-    >>> from sunpy_enhance.jsoc import im_patch
+    >>> from sunpy_enhance.net.jsoc import im_patch
     >>> centre = SkyCoord(-200 * u.arcsec, 300 * u.arcsec, frame=frames.Helioprojective,
     ...                   observer="earth", obstime="2014-03-01")
     >>> patch = im_patch(center=centre, width=120 * u.arcsec, height=60 * u.arcsec)
@@ -516,7 +515,7 @@ def im_patch(bottom_left=None, top_right=None, *, center=None, width=None, heigh
     return value
 
 
-def _cutout_process(cutout, start):
+def cutout_process(cutout, start):
     if cutout is None:
         return None
     if isinstance(cutout, dict):
@@ -563,7 +562,7 @@ def search_hmi(series, start, end=None, *, cadence=None, keys=("T_REC", "T_OBS",
     config = client._server
     ds = record_set(series, start, end, cadence=cadence).split("{")[0]
     try:
-        frame = _call(config, "the record search (rs_list)", client.query, ds, key=list(keys),
+        frame = call(config, "the record search (rs_list)", client.query, ds, key=list(keys),
                       skip_conversion=["QUALITY"], retries=retries, retry_wait=retry_wait)
     except DrmsQueryError as exc:
         msg = f"JSOC refused the search {ds}: {exc}"
@@ -627,8 +626,8 @@ def request_export(series, start, end=None, *, cadence=None, cutout=None, email=
     if client is None:
         client = jsoc_client(get_email(email), server=server)
     ds = record_set(series, start, end, cadence=cadence)
-    process = _cutout_process(cutout, start)
-    request = _call(client._server, "the export request (exp_request)", client.export, ds, method="url",
+    process = cutout_process(cutout, start)
+    request = call(client._server, "the export request (exp_request)", client.export, ds, method="url",
                     protocol="fits", process=process)
     if request.has_failed(skip_update=True):
         try:
@@ -724,202 +723,3 @@ def export_files(request):
     """
     urls = request.urls
     return [(str(name), str(url)) for name, url in zip(urls.filename, urls.url)]
-
-
-def _default_directory():
-    import sunpy
-
-    return Path(sunpy.config.get("downloads", "download_dir")).expanduser() / "jsoc"
-
-
-def _manifest_path(directory, ds, process, config):
-    key = json.dumps({"ds": ds, "process": process, "server": config.cgi_baseurl or config.name},
-                     sort_keys=True)
-    return Path(directory) / ".jsoc-exports" / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".json")
-
-
-def _write_json_atomically(path, payload):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
-
-
-def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None, directory=None,
-              server=None, request_id=None, overwrite=False, progress=True, max_conn=2, max_retries=3,
-              retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0):
-    """
-    Find, export and download HMI records in one call; files already downloaded are not fetched again.
-
-    Parameters
-    ----------
-    series : str
-        One of `HMI_SERIES`, e.g. ``"hmi.M_45s"`` (see `hmi_series`).
-    start, end, cadence
-        As for `record_set`: one record (the slot nearest ``start``) or a range, every ``cadence``.
-    cutout : dict or (SkyCoord, SkyCoord), optional
-        A cutout made by `im_patch`, or its corners; full disk without.
-    email : str, optional
-        Registered address (default ``$JSOC_EMAIL``); needed only when an export must be submitted.
-    directory : path-like, optional
-        Download (cache) directory; default ``<sunpy download dir>/jsoc``.
-    server : see `server_config`, optional
-    request_id : str, optional
-        Pick up an export submitted before (e.g. after a `JSOCTimeoutError`) instead of a new one.
-    overwrite : bool, optional
-        Download again files already present.
-    progress : bool, optional
-        Show download progress bars.
-    max_conn, max_retries, retry_wait, download_timeout
-        Passed to `sunpy_enhance.download.download_files` (``download_timeout`` as ``timeout``);
-        ``retry_wait`` also spaces retries of failed status queries.
-    timeout : float, optional
-        Seconds to wait for JSOC to stage the export (default: as long as it takes).
-    poll_interval : float, optional
-        Seconds between export status queries.
-
-    Returns
-    -------
-    `sunpy_enhance.download.DownloadReport`
-        One record per file (``downloaded``, ``cached`` or ``failed`` with the reason); ``.paths``
-        lists the files on disk.
-
-    Raises
-    ------
-    JSOCEmailError, JSOCQueryError, JSOCExportError, JSOCTimeoutError, JSOCConnectionError
-
-    Notes
-    -----
-    The export (request id and file list) is remembered in ``<directory>/.jsoc-exports/``. Run
-    again with the same arguments, the call returns at once when every file is present and complete,
-    and otherwise reuses the same export (while JSOC keeps it, a few days) to download only the
-    missing files; a new export is submitted only when the old one has expired.
-
-    Examples
-    --------
-    >>> from sunpy_enhance.jsoc import fetch_hmi
-    >>> report = fetch_hmi("hmi.M_45s", "2014-03-01 00:00", email="you@example.org")  # doctest: +SKIP
-    >>> report.paths  # doctest: +SKIP
-    [PosixPath('.../jsoc/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits')]
-    """
-    directory = Path(directory) if directory is not None else _default_directory()
-    ds = record_set(series, start, end, cadence=cadence)
-    process = _cutout_process(cutout, start)
-    config = server_config(server)
-
-    def submit():
-        client = jsoc_client(get_email(email), server=config, retry_wait=retry_wait)
-        return [request_export(series, start, end, cadence=cadence, cutout=cutout, client=client)]
-
-    return _fetch_exports(directory, _manifest_path(directory, ds, process, config), submit, config=config,
-                          description=ds, request_ids=[request_id] if request_id else None,
-                          overwrite=overwrite, progress=progress, max_conn=max_conn, max_retries=max_retries,
-                          retry_wait=retry_wait, timeout=timeout, poll_interval=poll_interval,
-                          download_timeout=download_timeout)
-
-
-def _read_manifest(manifest_path):
-    if manifest_path is None or not manifest_path.is_file():
-        return None
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except ValueError:
-        return None
-    if not isinstance(manifest, dict) or "files" not in manifest or "request_ids" not in manifest:
-        return None
-    return manifest
-
-
-def _fetch_exports(directory, manifest_path, submit, *, config, description, request_ids=None, overwrite,
-                   progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout):
-    """
-    Download the files of one or more exports, remembering them in a manifest.
-
-    ``submit()`` submits new exports and returns the `drms.ExportRequest` list; it is called only when
-    neither the files on disk nor an earlier export (``request_ids`` or the manifest's) serve.
-    """
-    import drms
-
-    from sunpy_enhance.download import DownloadRecord, DownloadReport, download_files, verify_file
-
-    manifest = _read_manifest(manifest_path) if request_ids is None else None
-    if manifest is not None and not overwrite:
-        cached = []
-        for name, url in manifest["files"]:
-            try:
-                verify_file(directory / name)
-            except OSError:
-                break
-            cached.append(DownloadRecord(url, directory / name, "cached"))
-        else:
-            log.info("all %d files of %s already in %s", len(cached), description, directory)
-            return DownloadReport(cached)
-
-    requests = None
-    reuse = request_ids or (manifest or {}).get("request_ids")
-    if reuse:
-        client = jsoc_client(server=config)
-        try:
-            requests = []
-            for rid in reuse:
-                request = _call(config, "the export status (exp_status)", client.export_from_id, rid,
-                                retries=max_retries, retry_wait=retry_wait)
-                requests.append(wait_for_export(request, timeout=timeout, poll_interval=poll_interval))
-        except (JSOCExportError, drms.DrmsExportError) as exc:
-            if request_ids is not None:
-                raise
-            log.info("earlier export %s is no longer available (%s); submitting a new one", reuse, exc)
-            requests = None
-    if requests is None:
-        requests = submit()
-        log.info("JSOC export %s submitted for %s", ", ".join(str(r.id) for r in requests), description)
-        requests = [wait_for_export(r, timeout=timeout, poll_interval=poll_interval) for r in requests]
-    files = [f for request in requests for f in export_files(request)]
-    if not files:
-        ids = ", ".join(str(r.id) for r in requests)
-        msg = f"JSOC export {ids} of {description} holds no files: no data were recorded for these times"
-        raise JSOCQueryError(msg)
-    if manifest_path is not None:
-        _write_json_atomically(manifest_path, {"request_ids": [r.id for r in requests],
-                                               "description": description, "files": files})
-    names, urls = zip(*files)
-    return download_files(urls, directory, filenames=names, overwrite=overwrite, max_conn=max_conn,
-                          max_splits=1, max_retries=max_retries, retry_wait=retry_wait,
-                          timeout=download_timeout, progress=progress)
-
-
-def fetch_export(request_id, directory=None, *, server=None, overwrite=False, progress=True, max_conn=2,
-                 max_retries=3, retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0):
-    """
-    Download the files of an export submitted before (by `request_export`, `fetch_hmi`, drms or the
-    JSOC web page), waiting for it if it is still being staged.
-
-    Parameters
-    ----------
-    request_id : str
-        The request id, ``JSOC_YYYYMMDD_NNN``.
-    directory, server, overwrite, progress, max_conn, max_retries, retry_wait, timeout
-        As for `fetch_hmi`.
-    poll_interval, download_timeout
-        As for `fetch_hmi`.
-
-    Returns
-    -------
-    `sunpy_enhance.download.DownloadReport`
-
-    Raises
-    ------
-    JSOCExportError
-        JSOC does not know the request (status 6) or it failed or expired.
-    JSOCTimeoutError, JSOCConnectionError
-    """
-    directory = Path(directory) if directory is not None else _default_directory()
-    config = server_config(server)
-
-    def submit():
-        raise AssertionError("fetch_export never submits")
-
-    return _fetch_exports(directory, None, submit, config=config, description=request_id,
-                          request_ids=[request_id], overwrite=overwrite, progress=progress, max_conn=max_conn,
-                          max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
-                          poll_interval=poll_interval, download_timeout=download_timeout)

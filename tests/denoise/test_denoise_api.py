@@ -17,9 +17,9 @@ from sunpy_enhance.denoise import (
     estimate_noise,
     resolve_model,
 )
-from sunpy_enhance.denoise.api import _hmi_nominal_noise, _is_hmi_magnetogram
 from sunpy_enhance.denoise.network import build_unet
 from sunpy_enhance.denoise.training import export_denoiser
+from sunpy_enhance.hmi import is_hmi_magnetogram, nominal_noise
 
 SIGMA = 2.6e-3
 
@@ -222,15 +222,15 @@ def test_hmi_magnetograms_are_recognised():
     from sunpy.data.test import get_test_filepath
 
     sharp = sunpy.map.Map((np.zeros((10, 10)), _read_header(get_test_filepath("hmi_sharp_magnetogram.header"))))
-    assert _is_hmi_magnetogram(sharp)
+    assert is_hmi_magnetogram(sharp)
     continuum = sunpy.map.Map(get_test_filepath("resampled_hmi.fits"))
-    assert not _is_hmi_magnetogram(continuum)
-    assert _hmi_nominal_noise(continuum) == 10 * u.G  # a 45 s series
+    assert not is_hmi_magnetogram(continuum)
+    assert nominal_noise(continuum) == 10 * u.G  # a 45 s series
     m720 = make_map(np.zeros((8, 8)), instrument="HMI", unit=u.G, extra={"cadence": 720.0})
-    assert _is_hmi_magnetogram(m720) and _hmi_nominal_noise(m720) == 6 * u.G
+    assert is_hmi_magnetogram(m720) and nominal_noise(m720) == 6 * u.G
     odd = make_map(np.zeros((8, 8)), instrument="HMI", unit=u.G, extra={"cadence": 135.0})
-    assert _hmi_nominal_noise(odd) is None
-    assert not _is_hmi_magnetogram(make_map(np.zeros((8, 8)), unit=u.G))
+    assert nominal_noise(odd) is None
+    assert not is_hmi_magnetogram(make_map(np.zeros((8, 8)), unit=u.G))
 
 
 def _read_header(path):

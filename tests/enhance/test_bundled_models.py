@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sunpy_enhance.enhance import enhance_map
+from sunpy_enhance.enhance.api import enhance_map
 from sunpy_enhance.models import available_models, load_model, read_card
 from sunpy_enhance.sample import synthetic_hmi_map
 
-STATS = Path(__file__).parent / "data" / "bundled_enhance_stats.json"
+STATS = Path(__file__).parents[1] / "data" / "bundled_enhance_stats.json"
 KINDS = ("continuum", "magnetogram")
 
 
@@ -76,7 +76,7 @@ def test_real_hmi_magnetogram_sample(shared_data):
     """The bundled magnetogram model on real HMI data: G in, G out, sign kept, flux of the same order."""
     from astropy.io import fits
 
-    from sunpy_enhance.enhance import enhance_array
+    from sunpy_enhance.enhance.api import enhance_array
 
     blos = fits.getdata(shared_data / "hmi" / "enhance_sample_blos.fits").astype(float)
     out = enhance_array(blos, kind="magnetogram")

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sunpy_enhance.consistency import back_project
 from sunpy_enhance.degrade import reobserve_hmi
 from sunpy_enhance.diagnostics import forward_residual
+from sunpy_enhance.enhance.consistency import back_project
 
 
 def _scene(shape=(96, 96), seed=0):

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import sunpy.map
 
-from sunpy_enhance.enhance import classify_map, enhance_array, enhance_map, flux_gain
+from sunpy_enhance.enhance.api import classify_map, enhance_array, enhance_map, flux_gain
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
-from sunpy_enhance.normalize import limb_darkening, mu_from_map
 from sunpy_enhance.sample import synthetic_hmi_map
+from sunpy_enhance.solar import limb_darkening, mu_from_map
 
 
 @pytest.fixture(scope="module")

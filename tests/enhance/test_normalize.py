@@ -7,8 +7,9 @@ import pytest
 from sunpy.coordinates import Heliocentric
 from sunpy.map.maputils import all_coordinates_from_map
 
-from sunpy_enhance.normalize import limb_darkening, mu_from_map, quiet_sun_level
+from sunpy_enhance.enhance.normalize import quiet_sun_level
 from sunpy_enhance.sample import synthetic_hmi_map
+from sunpy_enhance.solar import limb_darkening, mu_from_map
 
 
 def test_limb_darkening_law():

@@ -13,16 +13,15 @@ import numpy as np
 import pytest
 
 from sunpy_enhance.degrade import reobserve_hmi, training_pair
+from sunpy_enhance.enhance.network import build_enhance_network
+from sunpy_enhance.enhance.training.config import TrainingConfig
+from sunpy_enhance.enhance.training.corpus import synthetic_corpus
+from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, dihedral
+from sunpy_enhance.enhance.training.frames import Frame, normalize_continuum_frame
+from sunpy_enhance.enhance.training.history import convergence, training_stages
+from sunpy_enhance.enhance.training.train import ForwardConsistentTrainer, train_enhance
 from sunpy_enhance.models import build_from_card, load_model, read_card
-from sunpy_enhance.network import build_enhance_network
 from sunpy_enhance.sample import synthetic_scene
-from sunpy_enhance.training.config import TrainingConfig
-from sunpy_enhance.training.corpus import synthetic_corpus
-from sunpy_enhance.training.dataset import PairBank, PatchDataset, dihedral
-from sunpy_enhance.training.frames import Frame, normalize_continuum_frame
-from sunpy_enhance.training.history import convergence, training_stages
-from sunpy_enhance.training.magnetic import synthetic_magnetogram
-from sunpy_enhance.training.train import ForwardConsistentTrainer, train_enhance
 
 SCALE = 0.126 * u.arcsec
 
@@ -67,15 +66,93 @@ def test_patch_batches(frame):
     assert np.std(noisy - clean) == pytest.approx(1e-3, rel=0.1)
 
 
-def test_synthetic_magnetogram_physics(frame):
-    bz = synthetic_magnetogram(frame, filling="network", seed=1)
-    umbra = frame.data < np.percentile(frame.data, 1)
-    assert np.median(bz.data[umbra]) > 1.5  # kG in the umbra
-    quiet = frame.data > 0.95
-    assert np.percentile(np.abs(bz.data[quiet]), 50) < 0.1  # weak field over most of the quiet Sun
-    assert np.any(bz.data[quiet] > 0.5) and np.any(bz.data[quiet] < -0.5)  # kG concentrations of both signs
-    with pytest.raises(ValueError, match="filling"):
-        synthetic_magnetogram(frame, filling="sunspot")
+def test_per_patch_noise_between_the_limits(frame):
+    """Each supervised patch gets its own σ, drawn between noise_min and noise (HMI's 720 s and 45 s levels)."""
+    bank = PairBank([frame], phases=1, seed=0)
+    kwargs = {"patch_size": 16, "batch_size": 64, "steps": 1, "offset": 1.0, "seed": 3}
+    clean = PatchDataset(bank, noise=0.0, **kwargs)[0][0]
+    noisy = PatchDataset(bank, noise=0.010, noise_min=0.006, **kwargs)[0][0]
+    sigma = np.std(noisy - clean, axis=(1, 2, 3))
+    assert sigma.min() > 0.0055 and sigma.max() < 0.0106
+    assert sigma.max() - sigma.min() > 0.003  # a range, not one level
+
+
+def test_recorrupted_real_patches():
+    """Real patches become input y + z and measurement-domain target y - z with z of the image's own noise."""
+    frame = Frame(data=np.zeros((200, 200)), pixel_scale=SCALE, name="flat")
+    bank = PairBank([frame], phases=1, seed=0)
+    rng = np.random.default_rng(0)
+    real = [rng.standard_normal((60, 60)).astype(np.float32) * 0.2]
+    data = PatchDataset(bank, patch_size=16, batch_size=40, steps=1, noise=0.0, real_images=real,
+                        real_noise=[0.01], forward_per_batch=36, seed=1)
+    x, y = data[0]
+    x, target = x[4:, ..., 0], y[4:, ..., 0]
+    np.testing.assert_array_equal(y[4:, ..., 1], 0)
+    binned = target.reshape(36, 16, 2, 16, 2).mean(axis=(2, 4))  # what the loss compares with
+    np.testing.assert_array_equal(target[:, ::2, ::2], target[:, 1::2, 1::2])  # repeated x2
+    z = (x - binned) / 2
+    assert np.std(z) == pytest.approx(0.01, rel=0.05)
+    patches = (x + binned) / 2  # the real data themselves, rotated/reflected
+    assert np.isclose(np.std(patches), 0.2, rtol=0.1)
+    without = PatchDataset(bank, patch_size=16, batch_size=8, steps=1, noise=0.0, real_images=real,
+                           forward_per_batch=4, seed=1)[0]
+    np.testing.assert_allclose(without[1][4:, ::2, ::2, 0], without[0][4:, ..., 0], atol=1e-7)  # plain: y itself
+
+
+def test_hmi_noise_sigma_measures_white_noise():
+    from sunpy_enhance.enhance.training.magnetic import hmi_noise_sigma
+
+    rng = np.random.default_rng(2)
+    field = np.zeros((300, 300))
+    field[100:150, 100:150] = 1.0  # a kG plage patch is ignored
+    field[::7, ::5] = np.nan
+    assert hmi_noise_sigma(field + 0.006 * rng.standard_normal(field.shape)) == pytest.approx(0.006, rel=0.05)
+
+
+def test_real_magnetogram_frames(shared_data):
+    """Real structure in kG; validation columns never trained on; the MHD active region is validation only."""
+    from sunpy_enhance.enhance.training.magnetic import (
+        hinode_weak_field,
+        real_magnetogram_frames,
+        weak_field_statistics,
+    )
+
+    train, validation = real_magnetogram_frames(shared_data)
+    names = [f.name for f in train]
+    assert sum("gst_niris_bz" in n for n in names) == 4 and any("sdnn" in n for n in names)
+    assert any("sst_crisp" in n for n in names) and any("hinode" in n for n in names)
+    assert not any("muram" in n for n in names) and any("muram" in f.name for f in validation)
+    for frame in train + validation:
+        assert frame.pixel_scale < 0.252 * u.arcsec
+        assert 0.5 < np.percentile(np.abs(frame.data), 99.5) < 3.5  # kG fields at the top
+        assert frame.notes
+    niris_train = train[0].data
+    niris_held = validation[0].data
+    assert niris_train.shape[1] + niris_held.shape[1] == 620  # a column split of one scene, no overlap
+    fitted, shipped = hinode_weak_field(shared_data)
+    assert np.corrcoef(fitted.ravel(), shipped.ravel())[0, 1] > 0.99
+    stats = weak_field_statistics([f.data for f in validation])
+    assert 0 < stats["weak_fraction"] < 1
+
+
+def test_tiny_training_on_real_structure(shared_data, tmp_path):
+    """The magnetogram recipe runs end to end on a small real-structure frame, and the card says what was used."""
+    from sunpy_enhance.enhance.training.corpus import Corpus, real_hmi_magnetograms
+    from sunpy_enhance.enhance.training.magnetic import real_magnetogram_frames
+
+    train, validation = real_magnetogram_frames(shared_data)
+    real, names = real_hmi_magnetograms(shared_data)
+    corpus = Corpus([train[0]], [validation[0]], [np.asarray(r, dtype=np.float32) for r in real[:2]], names[:2],
+                    ["NIRIS crop"])
+    config = TrainingConfig(kind="magnetogram", blocks=1, filters=4, steps_per_epoch=2, epochs=1, batch_size=6,
+                            patch_size=24, phases=1, validation_count=4, validation_size=16, forward_per_batch=2)
+    assert config.recorrupt and config.noise_min == pytest.approx(0.006) and config.noise == pytest.approx(0.01)
+    card = train_enhance(corpus, tmp_path / "run", config, export_to=tmp_path / "model", verbose=0)
+    supervision = card["training_data"]["real_hmi_self_supervision"]
+    assert "Recorrupted" in supervision["method"] and len(supervision["sigma_per_image"]) == 2
+    assert all(0.001 < s < 0.01 for s in supervision["sigma_per_image"])  # kG: 1-10 G
+    assert card["training_data"]["input_noise"]["sigma_min"] == pytest.approx(0.006)
+    assert np.isfinite(card["training"]["best_validation_mse"])
 
 
 def test_forward_operator_in_graph_equals_numpy():
@@ -152,7 +229,7 @@ def test_history_of_an_exported_model_is_kept(tmp_path):
     """Training on from an exported model records that model's own training record (and its history)."""
     import json
 
-    from sunpy_enhance.training.train import _previous_run
+    from sunpy_enhance.enhance.training.train import _previous_run
 
     model = tmp_path / "enhance-continuum"
     model.mkdir()
@@ -204,9 +281,9 @@ import json, sys
 sys.modules["tensorflow"] = None  # as on the GPU machines: Keras 3 on JAX, no TensorFlow
 import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
-from sunpy_enhance.training.corpus import synthetic_corpus
-from sunpy_enhance.training.train import train_enhance
-from sunpy_enhance.training.config import TrainingConfig
+from sunpy_enhance.enhance.training.corpus import synthetic_corpus
+from sunpy_enhance.enhance.training.train import train_enhance
+from sunpy_enhance.enhance.training.config import TrainingConfig
 config = TrainingConfig(**json.loads(sys.argv[1]))
 train_enhance(synthetic_corpus("continuum", shape=(60, 60)), sys.argv[2], config, export_to=sys.argv[3],
               model_name="toy", verbose=0)

@@ -6,7 +6,7 @@ import pytest
 from astropy.io import fits
 from jsoc_server import REGISTERED_EMAIL, jsoc
 
-from sunpy_enhance.download import CorruptFileError, DownloadReport, download_files, verify_file
+from sunpy_enhance.net.download import CorruptFileError, DownloadReport, download_files, verify_file
 
 FAST = {"progress": False, "retry_wait": 0.0, "timeout": 5.0}
 

@@ -17,9 +17,9 @@ from jsoc_server import REGISTERED_EMAIL, jsoc
 from sunpy.net import Fido
 from sunpy.net import attrs as a
 
-from sunpy_enhance.download import verify_file
-from sunpy_enhance.fido import enhance_fido_results, fetch_fido_results
-from sunpy_enhance.jsoc import JSOCEmailError, JSOCExportError
+from sunpy_enhance.net.download import verify_file
+from sunpy_enhance.net.fido import enhance_fido_results, fetch_fido_results
+from sunpy_enhance.net.jsoc import JSOCEmailError, JSOCExportError
 
 FAST = {"progress": False, "retry_wait": 0.0, "poll_interval": 0.01}
 TIME = a.Time("2014-03-01T00:00:00", "2014-03-01T00:02:00")
@@ -35,7 +35,7 @@ def local_jsoc(jsoc, monkeypatch):
 # parfive's Downloader.download (which Fido.fetch uses) never closes its event loop; when that loop
 # is garbage-collected it emits ResourceWarnings ("unclosed event loop", its self-pipe sockets) which
 # filterwarnings = error would turn into failures of whichever test runs then. Our own downloads run
-# in loops we close (sunpy_enhance.download); the fixture below collects parfive's before leaving.
+# in loops we close (sunpy_enhance.net.download); the fixture below collects parfive's before leaving.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:unclosed event loop:ResourceWarning"),
     pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),

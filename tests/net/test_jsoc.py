@@ -13,8 +13,9 @@ from astropy.coordinates import SkyCoord
 from jsoc_server import REGISTERED_EMAIL, jsoc
 from sunpy.coordinates import frames
 
-from sunpy_enhance import jsoc as J
-from sunpy_enhance.download import verify_file
+from sunpy_enhance.net import exports
+from sunpy_enhance.net import jsoc as J
+from sunpy_enhance.net.download import verify_file
 
 FAST = {"progress": False, "retry_wait": 0.0, "poll_interval": 0.01}
 
@@ -155,7 +156,7 @@ def test_search_retries_server_errors(jsoc):
 
 # -- fetch: happy paths -----------------------------------------------------------------------------
 def test_fetch_range_downloads_readable_maps_and_caches(jsoc, tmp_path):
-    report = J.fetch_hmi("hmi.Ic_720s", "2014-03-01T00:00", "2014-03-01T01:00", email=REGISTERED_EMAIL,
+    report = exports.fetch_hmi("hmi.Ic_720s", "2014-03-01T00:00", "2014-03-01T01:00", email=REGISTERED_EMAIL,
                          directory=tmp_path, server=jsoc.url, **FAST)
     assert report.ok and len(report) == 5
     assert [r.status for r in report] == ["downloaded"] * 5
@@ -171,7 +172,7 @@ def test_fetch_range_downloads_readable_maps_and_caches(jsoc, tmp_path):
 
     # the same call again: everything is there, nothing is asked of the server at all
     calls = len(jsoc.log)
-    again = J.fetch_hmi("hmi.Ic_720s", "2014-03-01T00:00", "2014-03-01T01:00", directory=tmp_path,
+    again = exports.fetch_hmi("hmi.Ic_720s", "2014-03-01T00:00", "2014-03-01T01:00", directory=tmp_path,
                         server=jsoc.url, **FAST)
     assert [r.status for r in again] == ["cached"] * 5
     assert len(jsoc.log) == calls
@@ -179,7 +180,7 @@ def test_fetch_range_downloads_readable_maps_and_caches(jsoc, tmp_path):
     # one file lost: the same export is reused and only that file is fetched, without an email
     report.paths[2].unlink()
     calls = len(jsoc.log)
-    third = J.fetch_hmi("hmi.Ic_720s", "2014-03-01T00:00", "2014-03-01T01:00", directory=tmp_path,
+    third = exports.fetch_hmi("hmi.Ic_720s", "2014-03-01T00:00", "2014-03-01T01:00", directory=tmp_path,
                         server=jsoc.url, **FAST)
     assert [r.status for r in third] == ["cached", "cached", "downloaded", "cached", "cached"]
     new = jsoc.log[calls:]
@@ -190,7 +191,7 @@ def test_fetch_range_downloads_readable_maps_and_caches(jsoc, tmp_path):
 
 def test_fetch_magnetogram_single_time_with_env_email(jsoc, tmp_path, monkeypatch):
     monkeypatch.setenv("JSOC_EMAIL", REGISTERED_EMAIL)
-    report = J.fetch_hmi("hmi.M_45s", "2014-03-01 00:00:20", directory=tmp_path, server=jsoc.url, **FAST)
+    report = exports.fetch_hmi("hmi.M_45s", "2014-03-01 00:00:20", directory=tmp_path, server=jsoc.url, **FAST)
     (path,) = report.paths
     assert path.name == "hmi.m_45s.20140301_000045_TAI.2.magnetogram.fits"
     smap = sunpy.map.Map(path)
@@ -206,7 +207,7 @@ def test_fetch_cutout(jsoc, tmp_path):
     centre = SkyCoord(35 * u.arcsec, -15 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                       obstime="2014-03-01")
     patch = J.im_patch(center=centre, width=10 * u.arcsec, height=8 * u.arcsec)
-    report = J.fetch_hmi("hmi.M_45s", "2014-03-01", cutout=patch, email=REGISTERED_EMAIL, directory=tmp_path,
+    report = exports.fetch_hmi("hmi.M_45s", "2014-03-01", cutout=patch, email=REGISTERED_EMAIL, directory=tmp_path,
                          server=jsoc.url, **FAST)
     smap = sunpy.map.Map(report.paths[0])
     (exp_request,) = [q for _, _, q in jsoc.log if q.get("op") == "exp_request"]
@@ -220,14 +221,14 @@ def test_fetch_cutout(jsoc, tmp_path):
     # corners given as a pair of SkyCoords
     bl = SkyCoord(30 * u.arcsec, -19 * u.arcsec, frame=frames.Helioprojective, observer="earth")
     tr = SkyCoord(40 * u.arcsec, -11 * u.arcsec, frame=frames.Helioprojective, observer="earth")
-    other = J.fetch_hmi("hmi.M_45s", "2014-03-01", cutout=(bl, tr), email=REGISTERED_EMAIL,
+    other = exports.fetch_hmi("hmi.M_45s", "2014-03-01", cutout=(bl, tr), email=REGISTERED_EMAIL,
                         directory=tmp_path / "pair", server=jsoc.url, **FAST)
     assert sunpy.map.Map(other.paths[0]).data.shape == smap.data.shape
 
 
 def test_export_pending_then_done(jsoc, tmp_path):
     jsoc.pending_polls = 4
-    report = J.fetch_hmi("hmi.M_720s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
+    report = exports.fetch_hmi("hmi.M_720s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
                          server=jsoc.url, **FAST)
     assert report.ok
     assert api_calls(jsoc, "exp_status") == 5  # four "pending" answers, then done
@@ -237,10 +238,10 @@ def test_export_pending_then_done(jsoc, tmp_path):
 def test_unregistered_or_missing_email(jsoc, tmp_path, monkeypatch):
     monkeypatch.delenv("JSOC_EMAIL", raising=False)
     with pytest.raises(J.JSOCEmailError, match="not registered. Register it at"):
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", email="stranger@example.org", directory=tmp_path,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", email="stranger@example.org", directory=tmp_path,
                     server=jsoc.url, **FAST)
     with pytest.raises(J.JSOCEmailError, match="set the JSOC_EMAIL environment variable"):
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", directory=tmp_path, server=jsoc.url, **FAST)
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", directory=tmp_path, server=jsoc.url, **FAST)
     assert api_calls(jsoc, "exp_request") == 0
     assert list(tmp_path.iterdir()) == []
 
@@ -260,7 +261,7 @@ def test_unregistered_or_missing_email(jsoc, tmp_path, monkeypatch):
 def test_export_status_errors(jsoc, tmp_path, where, status, error, match):
     setattr(jsoc, f"{where}_error", (status, error))
     with pytest.raises(J.JSOCExportError, match=match) as info:
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", "2014-03-01 00:05", email=REGISTERED_EMAIL, directory=tmp_path,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", "2014-03-01 00:05", email=REGISTERED_EMAIL, directory=tmp_path,
                     server=jsoc.url, **FAST)
     assert info.value.status == status
     if where == "status":
@@ -272,32 +273,32 @@ def test_export_status_errors(jsoc, tmp_path, where, status, error, match):
 def test_too_large_export_from_size_limit(jsoc, tmp_path):
     jsoc.max_export_mb = 100
     with pytest.raises(J.JSOCExportError, match="too large") as info:
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", "2014-03-01 01:00", email=REGISTERED_EMAIL,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", "2014-03-01 01:00", email=REGISTERED_EMAIL,
                     directory=tmp_path, server=jsoc.url, **FAST)
     assert info.value.status == 3
 
 
 def test_unknown_request_id(jsoc, tmp_path):
     with pytest.raises(J.JSOCExportError, match=r"JSOC_20200101_999 failed \(status 6\): JSOC does not know"):
-        J.fetch_export("JSOC_20200101_999", tmp_path, server=jsoc.url, **FAST)
+        exports.fetch_export("JSOC_20200101_999", tmp_path, server=jsoc.url, **FAST)
     assert api_calls(jsoc, "exp_status") == 4  # the first answer and three more tries
 
 
 def test_server_errors_while_waiting(jsoc, tmp_path):
     jsoc.api_errors["exp_status"] = 2  # transient: tolerated
-    report = J.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
+    report = exports.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
                          server=jsoc.url, **FAST)
     assert report.ok
     jsoc.api_errors["exp_status"] = 100
     with pytest.raises(J.JSOCConnectionError, match=r"HTTP 500 \(Internal Server Error\) to the status of"):
-        J.fetch_hmi("hmi.M_45s", "2014-03-02", email=REGISTERED_EMAIL, directory=tmp_path,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-02", email=REGISTERED_EMAIL, directory=tmp_path,
                     server=jsoc.url, **FAST)
 
 
 def test_server_error_on_export_request(jsoc, tmp_path):
     jsoc.api_errors["exp_request"] = 1
     with pytest.raises(J.JSOCConnectionError, match=r"HTTP 500 .* to the export request"):
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
                     server=jsoc.url, **FAST)
     assert api_calls(jsoc, "exp_request") == 1  # not repeated: it may have been submitted
 
@@ -305,23 +306,23 @@ def test_server_error_on_export_request(jsoc, tmp_path):
 def test_timeout_then_pick_up_by_request_id(jsoc, tmp_path):
     jsoc.pending_polls = 10**6
     with pytest.raises(J.JSOCTimeoutError, match="has not finished export JSOC_") as info:
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url,
                     timeout=0.2, **FAST)
     request_id = info.value.request_id
     assert f"--request-id {request_id}" in str(info.value)
     assert file_gets(jsoc) == []
     jsoc.pending_polls = 0
-    report = J.fetch_export(request_id, tmp_path, server=jsoc.url, **FAST)
+    report = exports.fetch_export(request_id, tmp_path, server=jsoc.url, **FAST)
     assert report.ok and len(report) == 1
     assert api_calls(jsoc, "exp_request") == 1  # not submitted again
 
 
 def test_expired_export_is_resubmitted(jsoc, tmp_path):
     args = ("hmi.M_45s", "2014-03-01", "2014-03-01 00:02")
-    first = J.fetch_hmi(*args, email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url, **FAST)
+    first = exports.fetch_hmi(*args, email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url, **FAST)
     first.paths[0].unlink()
     jsoc.exports.clear()  # the server forgot the old export (status 6 for its id)
-    second = J.fetch_hmi(*args, email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url, **FAST)
+    second = exports.fetch_hmi(*args, email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url, **FAST)
     assert [r.status for r in second] == ["downloaded", "cached", "cached"]
     assert api_calls(jsoc, "exp_request") == 2
     (manifest,) = (tmp_path / ".jsoc-exports").glob("*.json")
@@ -330,7 +331,7 @@ def test_expired_export_is_resubmitted(jsoc, tmp_path):
 
 def test_download_failures_are_reported_not_raised(jsoc, tmp_path):
     jsoc.add_fault("drop", times=10, match="000130_TAI")
-    report = J.fetch_hmi("hmi.M_45s", "2014-03-01", "2014-03-01 00:02", email=REGISTERED_EMAIL,
+    report = exports.fetch_hmi("hmi.M_45s", "2014-03-01", "2014-03-01 00:02", email=REGISTERED_EMAIL,
                          directory=tmp_path, server=jsoc.url, max_retries=1, **FAST)
     # records at 00:00:45, 00:01:30 and 00:02:15 TAI (the range is in UTC)
     assert [r.status for r in report] == ["downloaded", "failed", "downloaded"]
@@ -346,7 +347,7 @@ def test_unreachable_server(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(J.JSOCConnectionError, match="cannot reach JSOC at http://127.0.0.1"):
-        J.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path,
                     server=f"http://127.0.0.1:{port}/", **FAST)
 
 
@@ -361,7 +362,7 @@ def test_real_jsoc_small_query_and_cutout(tmp_path):
     centre = SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                       obstime="2014-03-01T00:00")
     patch = J.im_patch(center=centre, width=30 * u.arcsec, height=30 * u.arcsec)
-    report = J.fetch_hmi("hmi.M_720s", "2014-03-01T00:00", cutout=patch, email=email, directory=tmp_path,
+    report = exports.fetch_hmi("hmi.M_720s", "2014-03-01T00:00", cutout=patch, email=email, directory=tmp_path,
                          poll_interval=5.0, timeout=600)
     assert report.ok
     smap = sunpy.map.Map(report.paths[0])

@@ -1,7 +1,7 @@
 """
 Training Enhance models: frames, synthetic magnetograms, patches, the training loop.
 
-The names below are imported on first use, so that ``sunpy_enhance.training.config`` (used by the command
+The names below are imported on first use, so that ``sunpy_enhance.enhance.training.config`` (used by the command
 line to describe its options) does not import Keras and TensorFlow.
 """
 import importlib
@@ -16,9 +16,9 @@ __all__ = [
     "normalize_continuum_frame",
     "quiet_sun_mask",
     "read_array",
+    "real_magnetogram_frames",
     "shared_corpus",
     "synthetic_corpus",
-    "real_magnetogram_frames",
     "train_enhance",
     "training_stages",
 ]

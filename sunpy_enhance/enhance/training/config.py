@@ -13,7 +13,7 @@ NORMALISATION = {
                     "description": "line-of-sight field in kG"},
 }
 
-#: The data-consistency step applied after the network (`sunpy_enhance.consistency.back_project`), written
+#: The data-consistency step applied after the network (``sunpy_enhance.enhance.consistency.back_project``), written
 #: into every exported card: σ (HMI pixels) of the smoothing of the residual. Chosen on the validation frames
 #: of the shared corpus: for continuum σ = 2 leaves their PSNR unchanged (±0.03 dB) while σ ≤ 1 costs up to
 #: 0.2 dB; for magnetograms the whole residual (σ = 0) gains 0.05–0.65 dB.
@@ -54,7 +54,7 @@ class TrainingConfig:
         is trained across the range of HMI's 45 s and 720 s data.
     recorrupt : bool or None
         Self-supervision on the real HMI patches: each is re-corrupted with noise of its own measured level
-        (`~sunpy_enhance.training.magnetic.hmi_noise_sigma`), input ``y + z`` and measurement-domain target
+        (`~sunpy_enhance.enhance.training.magnetic.hmi_noise_sigma`), input ``y + z`` and measurement-domain target
         ``y − z``, so that the network cannot learn to reproduce the data's noise. None: on for magnetograms.
     forward_weight : float
         Weight of the forward-consistency loss (0 disables it).

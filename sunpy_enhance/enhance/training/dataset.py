@@ -22,7 +22,7 @@ class PairBank:
 
     Parameters
     ----------
-    frames : list of `~sunpy_enhance.training.frames.Frame`
+    frames : list of `~sunpy_enhance.enhance.training.frames.Frame`
         Normalised high-resolution frames (I/Ic or kG).
     phases : int, optional
         Sampling phases per frame; each is a different, equally valid HMI observation of the frame.

@@ -50,7 +50,7 @@ def training_stages(training):
     Examples
     --------
     >>> from sunpy_enhance.models import read_card
-    >>> from sunpy_enhance.training import training_stages
+    >>> from sunpy_enhance.enhance.training import training_stages
     >>> stages = training_stages(read_card("enhance-continuum")["training"])
     >>> len(stages) > 1 and all(s["epochs"] > 0 for s in stages)
     True
@@ -88,7 +88,7 @@ def convergence(history, window=10):
 
     Examples
     --------
-    >>> from sunpy_enhance.training import convergence
+    >>> from sunpy_enhance.enhance.training import convergence
     >>> round(convergence([4.0, 3.0, 2.2, 2.1, 2.05, 2.0], window=2), 3)
     0.05
     """

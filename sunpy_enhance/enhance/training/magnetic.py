@@ -28,7 +28,7 @@ degraded; its finest scale is not real).
 
 **Real HMI magnetograms** (the SHARP line-of-sight maps) carry HMI's own noise. `hmi_noise_sigma` measures
 it from the pixel-to-pixel differences of weak-field pixels; the self-supervised loss on real data
-(`~sunpy_enhance.training.train.ForwardConsistentTrainer`) re-corrupts each real patch with that noise
+(`~sunpy_enhance.enhance.training.train.ForwardConsistentTrainer`) re-corrupts each real patch with that noise
 level (input y + z, target y − z, Recorrupted-to-Recorrupted, Pang et al. 2021), so that the network cannot
 learn to reproduce the noise.
 """
@@ -38,7 +38,7 @@ import astropy.units as u
 import numpy as np
 from scipy import ndimage
 
-from sunpy_enhance.training.frames import Frame, read_array
+from sunpy_enhance.enhance.training.frames import Frame, read_array
 
 __all__ = [
     "HELD_OUT_COLUMNS",
@@ -132,7 +132,7 @@ def real_magnetogram_frames(root):
 
     Returns
     -------
-    train, validation : list of `~sunpy_enhance.training.frames.Frame`
+    train, validation : list of `~sunpy_enhance.enhance.training.frames.Frame`
     """
     root = Path(root)
     mag = root / "magnetograms"

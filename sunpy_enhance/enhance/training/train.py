@@ -15,11 +15,11 @@ import numpy as np
 from keras import ops
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
+from sunpy_enhance.enhance.network import build_enhance_network, receptive_radius
+from sunpy_enhance.enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
+from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, validation_patches
 from sunpy_enhance.models import export_model
-from sunpy_enhance.network import build_enhance_network, receptive_radius
 from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
-from sunpy_enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
-from sunpy_enhance.training.dataset import PairBank, PatchDataset, validation_patches
 
 __all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train_enhance"]
 
@@ -40,8 +40,9 @@ class ForwardConsistentTrainer(keras.Model):
     For them the network output is re-observed inside the graph — convolved with the HMI PSF sampled at
     0.252″ (mirror-padded) and averaged over 2×2 pixels — and compared, away from the patch edges, with
     their measurement-domain target (the 2×2 average of the target channel, see
-    `~sunpy_enhance.training.dataset.PatchDataset`): the input itself, or its re-corrupted twin. This is the same operator as `sunpy_enhance.degrade.reobserve_hmi`. The MSE to the targets
-    uses the other patches. Validation batches hold targets only.
+    `~sunpy_enhance.enhance.training.dataset.PatchDataset`): the input itself, or its re-corrupted twin.
+    This is the same operator as `sunpy_enhance.degrade.reobserve_hmi`. The MSE to the targets uses the
+    other patches. Validation batches hold targets only.
     """
 
     def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, **kwargs):
@@ -148,7 +149,7 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
 
     Parameters
     ----------
-    corpus : `~sunpy_enhance.training.corpus.Corpus`
+    corpus : `~sunpy_enhance.enhance.training.corpus.Corpus`
         Training frames, held-out frames and target-less real HMI images.
     run_dir : `os.PathLike`
         Checkpoints (``last.weights.h5``, ``best.weights.h5``, ``optimizer.npz``, ``state.json``) and the
@@ -207,7 +208,7 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                                       noise=config.noise, noise_min=config.noise_min, seed=config.seed + 2)
     real_noise = None
     if config.recorrupt and config.forward_weight:
-        from sunpy_enhance.training.magnetic import hmi_noise_sigma
+        from sunpy_enhance.enhance.training.magnetic import hmi_noise_sigma
 
         real_noise = [hmi_noise_sigma(r) for r in corpus.real_hmi]
     data = PatchDataset(bank, patch_size=config.patch_size, batch_size=config.batch_size,

@@ -1,0 +1,5 @@
+"""
+Data access, and nothing else: the JSOC client (`sunpy_enhance.net.jsoc`), resumable exports
+(`sunpy_enhance.net.exports`), verified downloads (`sunpy_enhance.net.download`) and Fido results
+(`sunpy_enhance.net.fido`). Enhancing what was fetched is `sunpy_enhance.files`' job.
+"""
