@@ -26,6 +26,7 @@ Failures are injected by setting attributes or queuing faults, see `JSOCLookalik
 """
 import io
 import json
+import posixpath
 import re
 import socket
 import threading
@@ -240,6 +241,9 @@ class JSOCLookalike:
     - ``instant``: ``exp_request`` answers status 0 with the file list at once, as JSOC does for
       ``url_quick`` exports of online data (spares drms' 5 s first wait in tests of sunpy's client).
     - ``file_size``: side of the generated images (pixels).
+    - ``hostile_filenames``: a list of names that replace the exported file names, in turn (a hostile or
+      broken server: ``"../../x.fits"``, an absolute path, ``"evil.sh"``); the files are served under
+      them (and under the normalised path the client may ask for).
 
     File faults are queued with `add_fault`: each GET of a file consumes one fault, if any:
     ``"500"`` (HTTP 500), ``"404"``, ``"drop"`` (headers promise the whole file, half is sent, the
@@ -260,6 +264,7 @@ class JSOCLookalike:
         self.max_export_mb = 100000.0
         self.instant = False
         self.stall_seconds = 3.0
+        self.hostile_filenames = None
         self.log = []
         self.served = {}
         self.files = {}
@@ -521,7 +526,11 @@ class JSOCLookalike:
                     return {"status": 4, "error": "im_patch: the requested box lies outside the images"}
                 out_series = f"{series}_mod"
             filename = jsoc_filename(out_series, t, SERIES[series][2], segment)
-            self.files[f"{directory}/{filename}"] = hmi_like_fits_bytes(image, header, *SERIES[series][5:7])
+            if self.hostile_filenames:
+                filename = self.hostile_filenames[len(data) % len(self.hostile_filenames)]
+            body = hmi_like_fits_bytes(image, header, *SERIES[series][5:7])
+            self.files[f"{directory}/{filename}"] = body
+            self.files[posixpath.normpath(f"{directory}/{filename}")] = body
             data.append({"record": f"{out_series}[{_jsoc_time(t)}][{SERIES[series][2]}]{{{segment}}}",
                          "filename": filename})
         self.exports[requestid] = {"polls": 0, "dir": directory, "data": data, "size": size_mb,

@@ -197,6 +197,16 @@ def verify_file(path, *, expected_size=None, is_fits=None):
         _check_fits(path, size)
 
 
+def _check_base_name(name, directory):
+    """Refuse a file name that is not a plain name inside ``directory`` (``..``, separators, absolute)."""
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if (not name or name in (".", "..") or any(sep in name for sep in separators) or "\0" in name
+            or Path(name).is_absolute()):
+        msg = (f"refusing to download to {name!r}: a file name must be a plain name inside {directory} "
+               "(no path separators, not '.' or '..'); nothing was written")
+        raise ValueError(msg)
+
+
 def _is_fits_name(path):
     return Path(path).name.lower().endswith((".fits", ".fit", ".fts"))
 
@@ -283,7 +293,9 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
         complete (see `verify_file`) are not downloaded again unless ``overwrite`` is set; files
         there but incomplete are replaced.
     filenames : iterable of str, optional
-        File names, one per URL; by default the last part of each URL.
+        File names, one per URL; by default the last part of each URL. Each must be a plain name
+        inside ``directory`` (no path separators, not ``.`` or ``..``): anything else raises `ValueError`
+        before anything is written.
     overwrite : bool, optional
         Download even the files already present.
     max_conn : int, optional
@@ -318,17 +330,19 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
     import parfive
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     urls = list(urls)
     if filenames is None:
         filenames = [url.rstrip("/").rsplit("/", 1)[-1] for url in urls]
-    filenames = list(filenames)
+    filenames = [str(name) for name in filenames]
     if len(filenames) != len(urls):
         msg = f"got {len(urls)} URLs but {len(filenames)} file names; give one name per URL"
         raise ValueError(msg)
     if len(set(filenames)) != len(filenames):
         msg = "two URLs would be saved under the same file name; give distinct filenames"
         raise ValueError(msg)
+    for name in filenames:
+        _check_base_name(name, directory)
+    directory.mkdir(parents=True, exist_ok=True)
 
     records = {}
     pending = {}

@@ -13,6 +13,7 @@ from sunpy_enhance.net.jsoc import (
     JSOCExportError,
     JSOCQueryError,
     call,
+    check_export_filename,
     cutout_process,
     export_files,
     get_email,
@@ -129,6 +130,13 @@ def _read_manifest(manifest_path):
         return None
     if not isinstance(manifest, dict) or "files" not in manifest or "request_ids" not in manifest:
         return None
+    try:
+        for name, _ in manifest["files"]:
+            check_export_filename(name)
+    except (TypeError, ValueError) as exc:
+        # not written by us (we check the names before writing it): keep the request ids, not the names
+        log.warning("ignoring the file list of %s: %s", manifest_path, exc)
+        manifest = {**manifest, "files": None}
     return manifest
 
 
@@ -145,7 +153,7 @@ def fetch_exports(directory, manifest_path, submit, *, config, description, requ
     from sunpy_enhance.net.download import DownloadRecord, DownloadReport, download_files, verify_file
 
     manifest = _read_manifest(manifest_path) if request_ids is None else None
-    if manifest is not None and not overwrite:
+    if manifest is not None and manifest["files"] and not overwrite:
         cached = []
         for name, url in manifest["files"]:
             try:

@@ -33,6 +33,7 @@ __all__ = [
     "JSOCQueryError",
     "JSOCTimeoutError",
     "call",
+    "check_export_filename",
     "cutout_process",
     "export_files",
     "get_email",
@@ -720,6 +721,53 @@ def export_files(request):
     Returns
     -------
     list of (str, str)
+
+    Raises
+    ------
+    JSOCExportError
+        A file name is not a plain FITS file name (see `check_export_filename`): nothing is written.
     """
     urls = request.urls
-    return [(str(name), str(url)) for name, url in zip(urls.filename, urls.url)]
+    files = [(str(name), str(url)) for name, url in zip(urls.filename, urls.url)]
+    for name, _ in files:
+        try:
+            check_export_filename(name)
+        except ValueError as exc:
+            msg = (f"JSOC export {request.id} names a file {name!r} that sunpy-enhance will not write: {exc}; "
+                   "nothing was written. The answer did not come from JSOC as expected (drms talks plain "
+                   "http: check the server address, or fetch over https).")
+            raise JSOCExportError(msg, request_id=request.id) from None
+    return files
+
+
+#: What an exported FITS file may be called: a plain base name (``hmi.m_45s.20140301_000045_TAI.2.magnetogram.fits``).
+_EXPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\.fits", re.IGNORECASE)
+
+
+def check_export_filename(name):
+    """
+    Check that a file name from an export answer is a plain FITS base name, safe to join to a folder.
+
+    Parameters
+    ----------
+    name : str
+
+    Raises
+    ------
+    ValueError
+        The name holds a path separator, ``..``, a leading dot or other characters than letters, digits
+        and ``_.+-``, or does not end in ``.fits``; the message says which.
+    """
+    name = str(name)
+    if "/" in name or "\\" in name or os.sep in name or (os.altsep and os.altsep in name):
+        reason = "it holds a path separator"
+    elif ".." in name:
+        reason = "it holds '..'"
+    elif not name.lower().endswith(".fits"):
+        reason = "it does not end in .fits"
+    elif _EXPORT_NAME.fullmatch(name) is None:
+        reason = "only letters, digits and _.+- are allowed, not at the start a dot"
+    else:
+        return
+    msg = f"{name!r} is not a plain FITS file name ({reason})"
+    raise ValueError(msg)

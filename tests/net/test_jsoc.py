@@ -342,6 +342,49 @@ def test_download_failures_are_reported_not_raised(jsoc, tmp_path):
         verify_file(path)
 
 
+def _hostile_name(kind, tmp_path):
+    return {"parent": "../../x.fits", "absolute": str(tmp_path / "elsewhere" / "abs.fits"),
+            "not fits": "evil.sh"}[kind]
+
+
+@pytest.mark.parametrize("kind", ["parent", "absolute", "not fits"])
+def test_hostile_export_file_names_are_refused(jsoc, tmp_path, kind):
+    # a server (or a man in the middle: drms talks plain http) names the files to write outside the folder
+    name = _hostile_name(kind, tmp_path)
+    jsoc.hostile_filenames = [name]
+    target = tmp_path / "a" / "b" / "downloads"
+    with pytest.raises(J.JSOCExportError) as info:
+        exports.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=target,
+                          server=jsoc.url, **FAST)
+    message = str(info.value)
+    assert repr(name) in message and "nothing was written" in message
+    # nothing at all was written, inside the folder (not even the manifest) or outside it
+    assert sorted(p for p in tmp_path.rglob("*")) == []
+    assert file_gets(jsoc) == []
+
+
+def test_hostile_names_in_a_manifest_are_not_trusted(jsoc, tmp_path):
+    report = exports.fetch_hmi("hmi.M_45s", "2014-03-01", email=REGISTERED_EMAIL, directory=tmp_path / "d",
+                               server=jsoc.url, **FAST)
+    (manifest,) = (tmp_path / "d" / ".jsoc-exports").glob("*.json")
+    outside = tmp_path / "outside.fits"
+    outside.write_bytes(report.paths[0].read_bytes())
+    content = json.loads(manifest.read_text())
+    content["files"] = [["../outside.fits", url] for _, url in content["files"]]
+    manifest.write_text(json.dumps(content))
+    again = exports.fetch_hmi("hmi.M_45s", "2014-03-01", directory=tmp_path / "d", server=jsoc.url, **FAST)
+    assert again.paths == report.paths  # the manifest's names were ignored: nothing served from outside
+
+
+@pytest.mark.parametrize("name", ["../x.fits", "/tmp/x.fits", "a/b.fits", "..", "", "a\\b.fits"])
+def test_download_files_refuses_names_that_leave_the_folder(tmp_path, name):
+    from sunpy_enhance.net.download import download_files
+
+    with pytest.raises(ValueError, match="nothing was written"):
+        download_files(["http://127.0.0.1:1/x.fits"], tmp_path / "d", filenames=[name], progress=False)
+    assert not (tmp_path / "d").exists()
+
+
 def test_unreachable_server(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
