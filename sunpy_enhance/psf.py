@@ -79,7 +79,7 @@ def hmi_psf_profile(theta: u.arcsec, *, epsilon=0.1, omega=2.0, k=3.0, width=3.4
 
     References
     ----------
-    * Wachter, R. et al. 2012, Sol. Phys. 275, 261, :doi:`10.1007/s11207-011-9709-5`
+    * Wachter, R. et al. 2012, Sol. Phys. 275, 261, :doi:`10.1007/s11207-011-9709-6`
     * Díaz Baso, C. J. & Asensio Ramos, A. 2018, A&A 614, A5, :doi:`10.1051/0004-6361/201731344`
     """
     r = _dimensionless_radius(theta, diameter, wavelength)

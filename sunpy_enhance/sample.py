@@ -115,7 +115,7 @@ def synthetic_truth(shape, *, kind="continuum", spot=True, seed=0):
 
 
 def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) * u.arcsec, spot=True,
-                      seed=0):
+                      seed=0, noise=True):
     """
     A synthetic HMI-like continuum image or line-of-sight magnetogram as a `sunpy.map.Map`.
 
@@ -133,6 +133,9 @@ def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) 
     spot : bool, optional
         Include a sunspot / bipolar region.
     seed : int, optional
+    noise : bool, optional
+        Add the HMI-like noise; ``False`` gives the same observation without it (for measuring what a
+        method makes of the noise, `~sunpy_enhance.diagnostics.noise_propagation`).
 
     Returns
     -------
@@ -166,14 +169,14 @@ def synthetic_hmi_map(kind="continuum", *, shape=(200, 200), center=(-150, 120) 
                    "sunpy_enhance.sample.synthetic_hmi_map; not an observation"})
     if kind == "continuum":
         header["content"] = "CONTINUUM INTENSITY"
-        data = data + 1e-3 * rng.standard_normal(shape)
+        data = data + (1e-3 if noise else 0.0) * rng.standard_normal(shape)
         smap = sunpy.map.Map(data, header)
         from sunpy_enhance.solar import mu_from_map
 
         data = data * 60000.0 * limb_darkening(mu_from_map(smap))
     else:
         header["content"] = "MAGNETOGRAM"
-        data = data + 10.0 * rng.standard_normal(shape)
+        data = data + (10.0 if noise else 0.0) * rng.standard_normal(shape)
     return sunpy.map.Map(data.astype(np.float32), header)
 
 

@@ -270,6 +270,24 @@ def _metrics_rst(metrics):
     if isinstance(metrics.get("validation_frames"), list):
         lines += _records_table(metrics["validation_frames"], title="Held-out validation frames",
                                 first="frame")
+    study = metrics.get("noise_study")
+    if isinstance(study, list) and study:
+        records = []
+        for frame in study:
+            for level, q in frame.items():
+                if isinstance(q, dict):
+                    records.append({"frame": frame["frame"], "input noise": level,
+                                    "RMS network (G)": q["rms_network"], "RMS bicubic": q["rms_bicubic"],
+                                    "RMS best RL": q["rms_richardson-lucy"], "RL setting": q["rl_setting"],
+                                    "network / RL": q["ratio_to_rl"], "network / bicubic": q["ratio_to_bicubic"],
+                                    "noise passed, weak field (network / bicubic / RL)":
+                                        f"{q['weak_network']:.1f} / {q['weak_bicubic']:.1f} / "
+                                        f"{q['weak_richardson-lucy']:.1f}",
+                                    "strong field": f"{q['strong_network']:.1f} / {q['strong_bicubic']:.1f} / "
+                                                    f"{q['strong_richardson-lucy']:.1f}"})
+        lines += _records_table(records, title=("Noise: RMS against the 28 cm truth, and the input noise passed to "
+                                                "the output (noise_propagation, G rms; "
+                                                "weak field: |B| < 100 G in the truth)"), first="frame")
     real = metrics.get("real_hmi")
     if isinstance(real, dict):
         methods = [dict(output=name, **values) for name, values in real.items() if isinstance(values, dict)]
@@ -393,6 +411,17 @@ class ModelCardDirective(SphinxDirective):
         return node.children
 
 
+#: What each bundled model is for, when its card has no ``description`` of its own.
+WHAT_FOR = {
+    "enhance-continuum": ("Enhance for HMI continuum images (hmi.Ic_45s, hmi.Ic_720s, hmi.Ic_noLimbDark_720s): "
+                          "deconvolution and x2 super-resolution to the view of a 28 cm telescope, in I/Ic."),
+    "enhance-magnetogram": ("Enhance for HMI line-of-sight magnetograms (hmi.M_45s, hmi.M_720s): deconvolution and "
+                            "x2 super-resolution of B_los in G, trained on real high-resolution magnetograms."),
+    "denoise-polarimetry": "Self-supervised denoising of Stokes Q, U, V images (SST/CRISP-like), with uncertainties.",
+    "denoise-hmi-magnetogram": "Self-supervised denoising of HMI line-of-sight magnetograms, with uncertainties.",
+}
+
+
 class BundledModelsDirective(SphinxDirective):
     """``.. bundled-models::`` a table of the bundled models."""
 
@@ -406,7 +435,7 @@ class BundledModelsDirective(SphinxDirective):
         for name in available_models():
             card, path = _read_card(name)
             self.env.note_dependency(str(path))
-            what = _escape(card.get("description") or card.get("method", ""))
+            what = _escape(card.get("description") or WHAT_FOR.get(name) or card.get("method", ""))
             lines += [f"   * - :ref:`{name} <model-{name}>`", f"     - {what}"]
         lines.append("")
         node = nodes.section()

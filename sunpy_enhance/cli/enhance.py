@@ -80,7 +80,12 @@ def run(args):
         matplotlib.use("agg")
         from sunpy_enhance.visualization import plot_before_after
 
-        fig = plot_before_after(smap, out)
+        truth = None
+        if args.sample:  # the synthetic sample has a known answer: show it beside the output
+            from sunpy_enhance.sample import synthetic_truth
+
+            truth = synthetic_truth(smap.data.shape, kind=args.sample)
+        fig = plot_before_after(smap, out, truth=truth)
         tmp = args.png.with_name(f".{args.png.name}.part.png")
         fig.savefig(tmp, dpi=110)
         tmp.replace(args.png)
