@@ -63,7 +63,10 @@ def model_directory(model):
     Parameters
     ----------
     model : str or `os.PathLike`
-        A bundled model name (see `available_models`) or a directory written by `export_model`.
+        A bundled model name (see `available_models`), or a directory written by `export_model` given
+        explicitly: a `pathlib.Path` (any path-like) or a string holding a path separator (``./my-model``).
+        A bare name is only ever a bundled model: a folder of that name in the working directory is not
+        looked at, so it cannot shadow a bundled model.
 
     Returns
     -------
@@ -74,14 +77,20 @@ def model_directory(model):
     ValueError
         If it is neither.
     """
-    path = Path(model)
-    if (path / "card.json").is_file():
-        return path
-    bundled = MODELS_DIR / str(model)
+    separators = {"/", os.sep, os.altsep} - {None}
+    explicit = not isinstance(model, str) or any(sep in model for sep in separators) or model in (".", "..")
+    if explicit:
+        path = Path(model)
+        if (path / "card.json").is_file():
+            return path
+        msg = (f"No model at {str(path)!r}: it is not a directory with a card.json written by "
+               "sunpy_enhance.models.export_model.")
+        raise ValueError(msg)
+    bundled = MODELS_DIR / model
     if (bundled / "card.json").is_file():
         return bundled
-    msg = (f"No model {str(model)!r}: it is neither a bundled model ({', '.join(available_models()) or 'none'}) "
-           "nor a directory with a card.json written by sunpy_enhance.models.export_model.")
+    msg = (f"No model {model!r}: it is not a bundled model ({', '.join(available_models()) or 'none'}). "
+           f"For a model directory of your own give its path, e.g. './{model}'.")
     raise ValueError(msg)
 
 
