@@ -63,7 +63,7 @@ def run(args):
     else:
         smap = _read(args.input)
     from sunpy_enhance.enhance.api import enhance_map
-    from sunpy_enhance.io import save_map_atomic
+    from sunpy_enhance.io import atomic_write, save_map_atomic
 
     try:
         out = enhance_map(smap, kind=args.kind, model=args.model, tile_size=args.tile_size, device=args.device,
@@ -86,8 +86,6 @@ def run(args):
 
             truth = synthetic_truth(smap.data.shape, kind=args.sample)
         fig = plot_before_after(smap, out, truth=truth)
-        tmp = args.png.with_name(f".{args.png.name}.part.png")
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(args.png)
+        atomic_write(args.png, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), overwrite=True)
         print(f"wrote {args.png}")
     return 0

@@ -29,6 +29,7 @@ from keras import ops
 
 from sunpy_enhance.denoise.network import build_unet, unet_multiple
 from sunpy_enhance.denoise.noise import estimate_noise
+from sunpy_enhance.io import atomic_write
 
 __all__ = [
     "DenoiseLoss",
@@ -423,9 +424,7 @@ def _learning_rate(step, steps, lr):
 
 
 def _save_atomic(model, path):
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    atomic_write(path, model.save, overwrite=True)
 
 
 def load_checkpoint(run_dir):
@@ -587,9 +586,8 @@ def train_denoiser(sources, run_dir, *, steps=2000, weights=None, architecture=N
 
     def checkpoint():
         _save_atomic(model, ckpt)
-        tmp = run_dir / ".state.json.tmp"
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, run_dir / "state.json")
+        text = json.dumps(state, indent=1)
+        atomic_write(run_dir / "state.json", lambda tmp: tmp.write_text(text), overwrite=True)
 
     bar = None
     if progress and step < steps:

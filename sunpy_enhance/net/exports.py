@@ -6,9 +6,9 @@ instead of asking JSOC again. The JSOC client itself is `sunpy_enhance.net.jsoc`
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
+from sunpy_enhance.io import atomic_write
 from sunpy_enhance.net.jsoc import (
     JSOCExportError,
     JSOCQueryError,
@@ -42,10 +42,8 @@ def _manifest_path(directory, ds, process, config):
 
 
 def _write_json_atomically(path, payload):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
+    text = json.dumps(payload, indent=1)
+    atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)
 
 
 def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None, directory=None,

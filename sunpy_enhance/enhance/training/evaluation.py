@@ -29,6 +29,7 @@ from sunpy_enhance.diagnostics import (
     power_spectrum,
 )
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, enhance_array, resolve_model, run_network
+from sunpy_enhance.io import atomic_write
 from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
@@ -459,9 +460,8 @@ def write_card_metrics(model_dir, metrics):
                                   "validation_frames": metrics["validation"],
                                   "noise_study": metrics.get("noise_study", []),
                                   "real_hmi": metrics["real_hmi"]}
-    tmp = card_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    tmp.replace(card_path)
+    text = json.dumps(card, indent=2) + "\n"
+    atomic_write(card_path, lambda tmp: tmp.write_text(text), overwrite=True)
     return card_path
 
 

@@ -18,6 +18,7 @@ from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
 from sunpy_enhance.enhance.network import build_enhance_network, receptive_radius
 from sunpy_enhance.enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
 from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, validation_patches
+from sunpy_enhance.io import atomic_write
 from sunpy_enhance.models import export_model
 from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
 
@@ -106,9 +107,8 @@ class _Checkpoint(keras.callbacks.Callback):
         self.network.save_weights(self.directory / "last.weights.h5")
         optimizer = self.model.optimizer
         np.savez(self.directory / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
-        tmp = self.directory / "state.json.tmp"
-        tmp.write_text(json.dumps({k: v for k, v in self.state.items() if k != "started"}, indent=1))
-        os.replace(tmp, self.directory / "state.json")
+        text = json.dumps({k: v for k, v in self.state.items() if k != "started"}, indent=1)
+        atomic_write(self.directory / "state.json", lambda tmp: tmp.write_text(text), overwrite=True)
 
 
 class _TimeLimit(keras.callbacks.Callback):
