@@ -141,7 +141,9 @@ class Page:
         if selector:
             box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
                                 ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
-            params["clip"] = {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "scale": 1}
+            margin = 8
+            params["clip"] = {"x": max(box[0] - margin, 0), "y": max(box[1] - margin, 0),
+                              "width": box[2] + 2 * margin, "height": box[3] + 2 * margin, "scale": 1}
             params["captureBeyondViewport"] = True
         data = self.send("Page.captureScreenshot", params)["data"]
         Path(path).write_bytes(base64.b64decode(data))

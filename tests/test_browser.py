@@ -223,6 +223,25 @@ def test_magnetogram_plain_matches_python(page, browser, tmp_path, bitpix):
           f"max |browser - Python| = {diff:.3f} G")
 
 
+@pytest.mark.parametrize("kind", ["continuum", "magnetogram"])
+def test_limb_cutout_matches_python(page, browser, tmp_path, kind):
+    """Off-disk pixels: NaN filling, tiles skipped, the NaN-aware consistency step, the limb warning."""
+    import astropy.units as u
+
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    path = tmp_path / f"limb_{kind}.fits"
+    _write_plain(synthetic_hmi_map(kind, shape=(96, 112), center=(940, 60) * u.arcsec, spot=False), path, -32)
+    state, message = _run(page, path)
+    assert state == "done", message
+    assert "closer to the limb than mu = 0.3" in page.evaluate("document.getElementById('warnings').textContent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same limb warning, from Python
+        reference = _python_reference(path)
+    diff = _compare(_download(page, browser), reference, 1e-3 if kind == "continuum" else 0.5)
+    print(f"\nlimb {kind}: max |browser - Python| = {diff:.2e}")
+
+
 def test_non_hmi_file_is_refused_with_the_python_message(page, tmp_path):
     import sunpy.map
 

@@ -56,12 +56,35 @@ class FFT {
         t = im[off + i]; im[off + i] = im[off + j]; im[off + j] = t;
       }
     }
-    for (let size = 2; size <= n; size <<= 1) {
-      const halfSize = size >> 1, step = n / size;
-      for (let start = 0; start < n; start += size) {
-        for (let k = 0, t = 0; k < halfSize; k++, t += step) {
-          const wr = cos[t], wi = sign * sin[t];
-          const a = off + start + k, b = a + halfSize;
+    // radix-2 stages fused in pairs (radix-2²): half the passes over the data
+    let half = 1;
+    while (half * 4 <= n) {
+      const step1 = n / (2 * half), step2 = n / (4 * half);
+      for (let start = 0; start < n; start += 4 * half) {
+        for (let k = 0; k < half; k++) {
+          const w1r = cos[k * step1], w1i = sign * sin[k * step1];
+          const w2r = cos[k * step2], w2i = sign * sin[k * step2];
+          // w3 = w2 · e^{sign iπ/2} = w2 · (sign i)
+          const w3r = -sign * w2i, w3i = sign * w2r;
+          const i0 = off + start + k, i1 = i0 + half, i2 = i1 + half, i3 = i2 + half;
+          let tr = re[i1] * w1r - im[i1] * w1i, ti = re[i1] * w1i + im[i1] * w1r;
+          const a0r = re[i0] + tr, a0i = im[i0] + ti, a1r = re[i0] - tr, a1i = im[i0] - ti;
+          tr = re[i3] * w1r - im[i3] * w1i; ti = re[i3] * w1i + im[i3] * w1r;
+          const a2r = re[i2] + tr, a2i = im[i2] + ti, a3r = re[i2] - tr, a3i = im[i2] - ti;
+          tr = a2r * w2r - a2i * w2i; ti = a2r * w2i + a2i * w2r;
+          re[i0] = a0r + tr; im[i0] = a0i + ti; re[i2] = a0r - tr; im[i2] = a0i - ti;
+          tr = a3r * w3r - a3i * w3i; ti = a3r * w3i + a3i * w3r;
+          re[i1] = a1r + tr; im[i1] = a1i + ti; re[i3] = a1r - tr; im[i3] = a1i - ti;
+        }
+      }
+      half *= 4;
+    }
+    if (half < n) { // one radix-2 stage left (odd log2 n)
+      const step = n / (2 * half);
+      for (let start = 0; start < n; start += 2 * half) {
+        for (let k = 0; k < half; k++) {
+          const wr = cos[k * step], wi = sign * sin[k * step];
+          const a = off + start + k, b = a + half;
           const xr = re[b] * wr - im[b] * wi, xi = re[b] * wi + im[b] * wr;
           re[b] = re[a] - xr; im[b] = im[a] - xi;
           re[a] += xr; im[a] += xi;
@@ -171,30 +194,189 @@ export function convolveFrames({ h, w, kernel, ksize, getA, putA, getB = null, p
   }
 }
 
+// -- the two convolutions of the step, with the ×2 grid change done in Fourier space ---------------------------------
+// Re-observing bins the PSF-convolved image 2 × 2: the binning is a 2-tap box and a decimation, and decimating a
+// block's spectrum is folding it, so each block needs an N-point forward and an N/2-point inverse transform.
+// Projecting back convolves the 2 × 2-repeated residual: repeating is zero-stuffing and a 2-tap box, and
+// zero-stuffing is repeating the spectrum, so each block needs an N/2-point forward and an N-point inverse
+// transform. The results equal the plain convolutions (checked in the tests against the Python step).
+
+function kernelSpectrum(fft, kernel, ksize, shiftSign) {
+  const n = fft.n;
+  const re = new Float64Array(n * n), im = new Float64Array(n * n);
+  for (let a = 0; a < ksize; a++) for (let b = 0; b < ksize; b++) re[a * n + b] = Math.fround(kernel[a * ksize + b]);
+  fft2(fft, re, im, -1);
+  // times the box 1 + e^{shiftSign 2πik/N} along both axes
+  const hr = new Float64Array(n), hi = new Float64Array(n);
+  for (let k = 0; k < n; k++) { hr[k] = 1 + Math.cos((2 * Math.PI * k) / n); hi[k] = shiftSign * Math.sin((2 * Math.PI * k) / n); }
+  for (let k1 = 0; k1 < n; k1++) {
+    for (let k2 = 0; k2 < n; k2++) {
+      const br = hr[k1] * hr[k2] - hi[k1] * hi[k2], bi = hr[k1] * hi[k2] + hi[k1] * hr[k2];
+      const i = k1 * n + k2, a = re[i], b = im[i];
+      re[i] = a * br - b * bi; im[i] = a * bi + b * br;
+    }
+  }
+  return { re, im };
+}
+
+function blocksOf(h, w, L) {
+  const blocks = [];
+  for (let y0 = 0; y0 < h; y0 += L) for (let x0 = 0; x0 < w; x0 += L) blocks.push([y0, x0]);
+  return blocks;
+}
+
+/**
+ * bin2x2(PSF * frame) of two real 2H × 2W frames given row by row (frame continued symmetrically), accumulated
+ * into Float64Arrays sumA (and sumB) of H × W: the sum of the four convolved children (divide by 4 for the mean).
+ */
+function convolveAndBin({ H, W, kernel, ksize, getA, getB = null, sumA, sumB = null, check = () => {}, part = [0, 1] }) {
+  const h = 2 * H, w = 2 * W, pad = ksize >> 1;
+  if (pad % 2) throw new Error("the PSF's half-size must be even");
+  const n = blockSize(h, w, pad), m = n / 2, L = n - 2 * pad;
+  const fft = new FFT(n), half = new FFT(m);
+  const K = kernelSpectrum(fft, kernel, ksize, +1);
+  const re = new Float64Array(n * n), im = new Float64Array(n * n);
+  const fre = new Float64Array(m * m), fim = new Float64Array(m * m);
+  const rowBuf = new Float32Array(w), colIdx = new Int32Array(n);
+  const fill = (target, [y0, x0], get) => {
+    for (let c = 0; c < n; c++) colIdx[c] = x0 + c < w + 2 * pad ? symmetricIndex(x0 + c - pad, w) : -1;
+    for (let r = 0; r < n; r++) {
+      const o = r * n;
+      if (y0 + r >= h + 2 * pad) { target.fill(0, o, o + n); continue; }
+      get(symmetricIndex(y0 + r - pad, h), rowBuf);
+      for (let c = 0; c < n; c++) target[o + c] = colIdx[c] >= 0 ? rowBuf[colIdx[c]] : 0;
+    }
+  };
+  const emit = (src, [y0, x0], sum) => {
+    const rows = Math.min(L / 2, H - y0 / 2), cols = Math.min(L / 2, W - x0 / 2);
+    for (let r = 0; r < rows; r++) {
+      const o = (r + pad) * m + pad, t = (y0 / 2 + r) * W + x0 / 2;
+      for (let c = 0; c < cols; c++) sum[t + c] += Math.fround(src[o + c] * (1 / (n * n)));
+    }
+  };
+  const blocks = blocksOf(h, w, L);
+  const jobs = getB ? blocks.map((b) => [b, b]) : [];
+  if (!getB) for (let i = 0; i < blocks.length; i += 2) jobs.push([blocks[i], blocks[i + 1] ?? null]);
+  for (const [a, b] of jobs.filter((_, k) => k % part[1] === part[0])) {
+    check();
+    fill(re, a, getA);
+    if (getB) fill(im, b, getB); else if (b) fill(im, b, getA); else im.fill(0);
+    fft2(fft, re, im, -1);
+    fre.fill(0); fim.fill(0);
+    for (let k1 = 0; k1 < n; k1++) {
+      const f1 = (k1 % m) * m;
+      for (let k2 = 0; k2 < n; k2++) {
+        const i = k1 * n + k2, x = re[i], y = im[i], kr = K.re[i], ki = K.im[i];
+        const j = f1 + (k2 % m);
+        fre[j] += x * kr - y * ki; fim[j] += x * ki + y * kr;
+      }
+    }
+    fft2(half, fre, fim, 1);
+    emit(fre, a, sumA);
+    if (getB) emit(fim, b, sumB); else if (b) emit(fim, b, sumA);
+  }
+}
+
+/**
+ * PSF * (residual repeated 2 × 2) for an H × W residual (symmetric continuation), added in place to the 2H × 2W
+ * float32 image `target` (the correction += enhanced of back_project).
+ */
+function upsampleConvolveAdd({ H, W, kernel, ksize, residual, target, check = () => {}, part = [0, 1] }) {
+  const h = 2 * H, w = 2 * W, pad = ksize >> 1;
+  if (pad % 2) throw new Error("the PSF's half-size must be even");
+  const n = blockSize(h, w, pad), m = n / 2, L = n - 2 * pad, lowPad = pad / 2;
+  const fft = new FFT(n), half = new FFT(m);
+  const K = kernelSpectrum(fft, kernel, ksize, -1);
+  const re = new Float64Array(n * n), im = new Float64Array(n * n);
+  const lre = new Float64Array(m * m), lim = new Float64Array(m * m);
+  const colIdx = new Int32Array(m);
+  const fill = (dst, [y0, x0]) => {
+    const u0 = y0 / 2, v0 = x0 / 2;
+    for (let c = 0; c < m; c++) colIdx[c] = v0 + c < W + 2 * lowPad ? symmetricIndex(v0 + c - lowPad, W) : -1;
+    for (let r = 0; r < m; r++) {
+      const o = r * m;
+      if (u0 + r >= H + 2 * lowPad) { dst.fill(0, o, o + m); continue; }
+      const src = symmetricIndex(u0 + r - lowPad, H) * W;
+      for (let c = 0; c < m; c++) dst[o + c] = colIdx[c] >= 0 ? residual[src + colIdx[c]] : 0;
+    }
+  };
+  const emit = (src, [y0, x0]) => {
+    const rows = Math.min(L, h - y0), cols = Math.min(L, w - x0);
+    for (let r = 0; r < rows; r++) {
+      const o = (r + 2 * pad) * n + 2 * pad, t = (y0 + r) * w + x0;
+      for (let c = 0; c < cols; c++) target[t + c] = Math.fround(src[o + c] * (1 / (n * n))) + target[t + c];
+    }
+  };
+  const blocks = blocksOf(h, w, L);
+  for (let i = 0; i < blocks.length; i += 2) {
+    if ((i / 2) % part[1] !== part[0]) continue;
+    check();
+    const a = blocks[i], b = blocks[i + 1] ?? null;
+    fill(lre, a);
+    if (b) fill(lim, b); else lim.fill(0);
+    fft2(half, lre, lim, -1);
+    for (let k1 = 0; k1 < n; k1++) {
+      const f1 = (k1 % m) * m;
+      for (let k2 = 0; k2 < n; k2++) {
+        const i2 = k1 * n + k2, j = f1 + (k2 % m), x = lre[j], y = lim[j], kr = K.re[i2], ki = K.im[i2];
+        re[i2] = x * kr - y * ki; im[i2] = x * ki + y * kr;
+      }
+    }
+    fft2(fft, re, im, 1);
+    emit(re, a);
+    if (b) emit(im, b);
+  }
+}
+
+// -- the jobs, run here or, split by block, in helper workers sharing the arrays (SharedArrayBuffer) ---------------
+/** Run one share of a convolution; `spec` holds only arrays and numbers, so a helper worker can run it too. */
+export function runConvolutionPart(spec) {
+  const { op, H, W, kernel, ksize, part } = spec;
+  if (op === "bin") {
+    const { enhanced, withNan, num, den } = spec;
+    const w = 2 * W;
+    if (!withNan) {
+      convolveAndBin({ H, W, kernel, ksize, part, sumA: num,
+        getA: (y, buf) => buf.set(enhanced.subarray(y * w, (y + 1) * w)) });
+    } else {
+      convolveAndBin({ H, W, kernel, ksize, part, sumA: num, sumB: den,
+        getA: (y, buf) => { for (let x = 0; x < w; x++) { const v = enhanced[y * w + x]; buf[x] = v === v ? v : 0; } },
+        getB: (y, buf) => { for (let x = 0; x < w; x++) { const v = enhanced[y * w + x]; buf[x] = v === v ? 1 : 0; } } });
+    }
+  } else {
+    upsampleConvolveAdd({ H, W, kernel, ksize, part, residual: spec.residual, target: spec.target });
+  }
+}
+
+const shared = (typeof SharedArrayBuffer !== "undefined");
+function isShared(a) { return shared && a.buffer instanceof SharedArrayBuffer; }
+function sharedArray(Type, n, useShared) {
+  return useShared ? new Type(new SharedArrayBuffer(n * Type.BYTES_PER_ELEMENT)) : new Type(n);
+}
+
+/** Run a convolution in shares: pool.size helper workers and this thread (pool null: here alone). */
+async function runConvolution(spec, pool) {
+  if (!pool || pool.size === 0) { runConvolutionPart({ ...spec, part: [0, 1] }); return; }
+  const count = pool.size + 1;
+  const helpers = pool.run(spec, count); // shares 0 .. size-1
+  runConvolutionPart({ ...spec, part: [count - 1, count] });
+  await helpers;
+}
+
 // -- degrade.reobserve_hmi ---------------------------------------------------------------------------------------------
 /** HMI observing an enhanced image (2H × 2W float32, NaN allowed) again: float32 H × W. */
-export function reobserveHmi(enhanced, H, W, psf, check) {
-  const h = 2 * H, w = 2 * W;
-  let hasNan = false;
-  for (let i = 0; i < enhanced.length; i++) if (enhanced[i] !== enhanced[i]) { hasNan = true; break; }
-  const num = new Float64Array(H * W);
-  const binInto = (target) => (y, x0, values, off, count) => {
-    const row = (y >> 1) * W;
-    for (let c = 0; c < count; c++) target[row + ((x0 + c) >> 1)] += Math.fround(values[off + c]);
-  };
+export async function reobserveHmi(enhanced, H, W, psf, pool = null) {
+  const w = 2 * W;
+  const par = pool && pool.size > 0 && isShared(enhanced);
+  let withNan = false;
+  for (let i = 0; i < enhanced.length; i++) if (enhanced[i] !== enhanced[i]) { withNan = true; break; }
+  const num = sharedArray(Float64Array, H * W, par), den = withNan ? sharedArray(Float64Array, H * W, par) : null;
+  await runConvolution({ op: "bin", H, W, kernel: psf.kernel, ksize: psf.size, enhanced, withNan, num, den }, par ? pool : null);
   const result = new Float32Array(H * W);
-  if (!hasNan) {
-    convolveFrames({ h, w, kernel: psf.kernel, ksize: psf.size, check,
-      getA: (y, buf) => buf.set(enhanced.subarray(y * w, (y + 1) * w)), putA: binInto(num) });
+  if (!withNan) {
     for (let i = 0; i < H * W; i++) result[i] = num[i] / 4;
     return result;
   }
-  const den = new Float64Array(H * W);
-  convolveFrames({ h, w, kernel: psf.kernel, ksize: psf.size, check,
-    getA: (y, buf) => { for (let x = 0; x < w; x++) { const v = enhanced[y * w + x]; buf[x] = v === v ? v : 0; } },
-    putA: binInto(num),
-    getB: (y, buf) => { for (let x = 0; x < w; x++) { const v = enhanced[y * w + x]; buf[x] = v === v ? 1 : 0; } },
-    putB: binInto(den) });
   for (let j = 0; j < H; j++) {
     for (let i = 0; i < W; i++) {
       const a = 2 * j * w + 2 * i;
@@ -251,26 +433,27 @@ export function smoothNan(image, H, W, sigma) {
 
 // -- consistency.back_project ---------------------------------------------------------------------------------------------
 /** One back-projection step, in place on `enhanced` (2H × 2W float32); `observed` H × W float32. */
-export function backProject(enhanced, observed, H, W, { smoothing, psf = hmiPsf(), check = () => {}, onStage = () => {} }) {
+export async function backProject(enhanced, observed, H, W, { smoothing, psf = hmiPsf(), pool = null, onStage = () => {} }) {
   onStage("re-observing the enhanced image with HMI's PSF");
-  const reobs = reobserveHmi(enhanced, H, W, psf, check);
+  const par = pool && pool.size > 0 && isShared(enhanced);
+  const reobs = await reobserveHmi(enhanced, H, W, psf, par ? pool : null);
   const diff = new Float32Array(H * W);
   for (let i = 0; i < diff.length; i++) diff[i] = observed[i] - reobs[i];
-  let residual = smoothNan(diff, H, W, smoothing);
-  for (let i = 0; i < residual.length; i++) if (residual[i] !== residual[i]) residual[i] = 0;
+  const smoothed = smoothNan(diff, H, W, smoothing);
+  const residual = sharedArray(Float32Array, H * W, par);
+  for (let i = 0; i < residual.length; i++) residual[i] = smoothed[i] === smoothed[i] ? smoothed[i] : 0;
   onStage("projecting the smoothed residual back");
-  const w = 2 * W;
   // the mirrored PSF (psf[::-1, ::-1]); the kernel is symmetric, but mirrored all the same, as in Python
   const n = psf.size;
   const flipped = new Float64Array(n * n);
   for (let i = 0; i < n * n; i++) flipped[i] = psf.kernel[n * n - 1 - i];
-  convolveFrames({ h: 2 * H, w, kernel: flipped, ksize: n, check,
-    getA: (y, buf) => { const row = (y >> 1) * W; for (let x = 0; x < w; x++) buf[x] = residual[row + (x >> 1)]; },
-    putA: (y, x0, values, off, count) => {
-      const o = y * w + x0;
-      for (let c = 0; c < count; c++) enhanced[o + c] = Math.fround(values[off + c]) + enhanced[o + c];
-    } });
+  await runConvolution({ op: "add", H, W, kernel: flipped, ksize: n, residual, target: enhanced }, par ? pool : null);
   return enhanced;
+}
+
+/** A float32 array the helper workers can share (SharedArrayBuffer) when the page is cross-origin isolated. */
+export function sharedFloat32(n) {
+  return sharedArray(Float32Array, n, shared && (typeof crossOriginIsolated === "undefined" || crossOriginIsolated));
 }
 
 // -- enhance.flux_gain --------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // supplied by the caller (ONNX Runtime Web in the worker; anything with the same contract in tests).
 
 import { imageHeader } from "./fits.js";
-import { backProject, fluxGain, hmiPsf } from "./consistency.js";
+import { backProject, fluxGain, hmiPsf, sharedFloat32 } from "./consistency.js";
 import {
   addProvenance, checkHmiMap, classifyMap, EnhanceError, fillNan, finiteValues, limbDarkening,
   limbDarkeningRemoved, mapWcs, muFromMap, quietSunLevel, refineHeader, tileSlices,
@@ -46,8 +46,11 @@ export function checkSize(width, height) {
  */
 export async function enhanceImage({ data, image, model, network, kind = null, allowNonHmi = false,
   allowAnyScale = false, tileSize = 512, progress = () => {}, check = () => {}, version = "unknown",
-  runtime = "", resolveModel = null }) {
+  runtime = "", resolveModel = null, pool = null }) {
   const W = image.width, H = image.height;
+  const stages = {};
+  let mark = performance.now();
+  const lap = (name) => { const t = performance.now(); stages[name] = +(((stages[name] ?? 0) + t - mark) / 1000).toFixed(3); mark = t; };
   const header = imageHeader(image);
   const meta = header.toMeta();
   const warnings = [];
@@ -84,6 +87,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
       + "check were applied.");
   }
   check();
+  lap("geometry");
   const norm = model.normalisation;
   let level = null, units, ldApplied = false;
   let physical;
@@ -111,11 +115,13 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   const off = Math.fround(norm.offset), sc = Math.fround(norm.scale);
   const netIn = new Float32Array(physical.length);
   for (let i = 0; i < netIn.length; i++) netIn[i] = (physical[i] - off) / sc;
+  lap("normalisation");
   const { filled, bad } = fillNan(netIn, W, H);
+  lap("fill");
   // tiles (tiling.apply_tiled): margin = receptive radius + 3, tiles whose core is all unused are skipped
   const margin = Math.trunc(model.receptive_radius ?? 13) + 3;
   const w2 = 2 * W;
-  const out = new Float32Array(4 * W * H);
+  const out = pool ? sharedFloat32(4 * W * H) : new Float32Array(4 * W * H); // shared with the helper workers
   let tiles = tileSlices([H, W], tileSize, margin);
   const allBad = (t) => {
     if (!bad) return false;
@@ -157,11 +163,12 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   }
   for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] * sc) + off;
   check();
+  lap("network");
   if (model.consistency) {
     const base = netShare;
     let stage = 0;
-    backProject(out, physical, H, W, {
-      smoothing: model.consistency.smoothing_hmi_pixels, psf: hmiPsf(), check,
+    await backProject(out, physical, H, W, {
+      smoothing: model.consistency.smoothing_hmi_pixels, psf: hmiPsf(), pool,
       onStage: (s) => progress(base + (1 - base) * 0.5 * stage++, `consistency: ${s}`),
     });
   }
@@ -169,6 +176,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     const g = fluxGain(out, physical);
     for (let i = 0; i < out.length; i++) out[i] = out[i] * g;
   }
+  lap("consistency");
   progress(1, "done");
   // the output header (header.refined_meta, add_provenance)
   const outHeader = refineHeader(header);
@@ -181,5 +189,5 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     + (rt ? ` [in the browser: ${rt}]` : ""), version, {
     ENHMODEL: String(model.name), ENHMDATE: String(model.created ?? ""), ENHUNIT: units.slice(0, 60),
   });
-  return { out, width: w2, height: 2 * H, header: outHeader, kind, units, warnings, level, tiles: tiles.length, peakTile };
+  return { out, width: w2, height: 2 * H, header: outHeader, kind, units, warnings, level, tiles: tiles.length, peakTile, stages };
 }

@@ -1,11 +1,12 @@
 // The page: file input, options, the worker's progress and cancel, the viewer and the download.
 
+import { Header, writeFloat32Image } from "./fits.js";
 import { Viewer } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
 const state = (s) => { document.body.dataset.state = s; };
 let manifest = { models: [] }, build = { version: "unknown" };
-let worker = null, running = false, downloadUrl = null;
+let worker = null, running = false, downloadUrl = null, lastResult = null;
 const viewer = new Viewer($("view"), $("colourbar"));
 
 function message(text, isError = false) {
@@ -55,9 +56,10 @@ function headerObject(cards) {
 function showResult(m) {
   const name = ($("file").dataset.name || "hmi").replace(/\.(fits|fit|fts)(\.fz|\.gz)?$|\.fz$/i, "");
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = URL.createObjectURL(new Blob([m.fits], { type: "application/fits" }));
+  downloadUrl = null;
+  lastResult = m; // the FITS file is made when it is asked for (a full disk's is 256 MB)
   const link = $("download");
-  link.href = downloadUrl;
+  link.href = "#";
   link.download = `${name}_enhanced.fits`;
   $("result").hidden = false;
   viewer.show({ before: m.before, after: m.out, width: m.width, height: m.height, kind: m.kind, header: headerObject(m.header) });
@@ -94,6 +96,13 @@ function start(file) {
   worker.postMessage({ type: "enhance", file, options, models: manifest.models, version: build.version });
 }
 
+$("download").addEventListener("click", () => {
+  if (downloadUrl || !lastResult) return;
+  const m = lastResult;
+  const bytes = writeFloat32Image(new Header(m.header), m.out, m.width, m.height);
+  downloadUrl = URL.createObjectURL(new Blob([bytes], { type: "application/fits" }));
+  $("download").href = downloadUrl;
+});
 $("cancel").addEventListener("click", () => {
   if (!running) return;
   worker.terminate();

@@ -192,9 +192,30 @@ export function limbDarkening(mu) {
 
 const SAMPLE_LIMIT = 1 << 18;
 
-function median(sorted) {
-  const n = sorted.length;
-  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+/** The k-th smallest value of a (reordered in place; Hoare's selection). */
+function select(a, k) {
+  let lo = 0, hi = a.length - 1;
+  while (hi > lo) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j; else if (k >= i) lo = i; else return a[k];
+  }
+  return a[k];
+}
+
+/** numpy's median of finite values: the middle value, or the mean of the two middle ones (a is reordered). */
+function median(a) {
+  const n = a.length;
+  if (n % 2) return select(a, (n - 1) / 2);
+  const upper = select(a, n / 2);
+  let lower = -Infinity;
+  for (let i = 0; i < n / 2; i++) if (a[i] > lower) lower = a[i]; // after selection a[0 .. n/2) ≤ upper
+  return (lower + upper) / 2;
 }
 
 /** normalize.quiet_sun_level on an array of finite float64 values (consumed). */
@@ -207,11 +228,11 @@ export function quietSunLevel(values, { iterations = 5, clip = 2.5 } = {}) {
     v = sub;
   }
   if (v.length === 0) throw new EnhanceError("The image has no finite pixel to measure the quiet-Sun level on.");
-  let level = median(Float64Array.from(v).sort());
+  let level = median(Float64Array.from(v));
   const dev = new Float64Array(v.length);
   for (let it = 0; it < iterations; it++) {
     for (let i = 0; i < v.length; i++) dev[i] = Math.abs(v[i] - level);
-    const spread = 1.4826 * median(Float64Array.from(dev).sort());
+    const spread = 1.4826 * median(Float64Array.from(dev));
     if (spread === 0) break;
     let n = 0;
     for (let i = 0; i < v.length; i++) if (dev[i] < clip * spread) n++;

@@ -117,14 +117,24 @@ export class Viewer {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.strokeStyle = "#ffcc00"; ctx.lineWidth = 2;
     ctx.beginPath(); ctx.moveTo(splitX, 0); ctx.lineTo(splitX, ch); ctx.stroke();
-    ctx.font = "14px sans-serif"; ctx.fillStyle = "#ffcc00";
-    ctx.fillText("HMI (before)", 8, 20);
+    ctx.font = "15px sans-serif";
+    const tag = (text, x) => {
+      const tw = ctx.measureText(text).width;
+      ctx.fillStyle = "rgba(0, 0, 0, 0.6)";
+      ctx.fillRect(x - 6, 6, tw + 12, 22);
+      ctx.fillStyle = "#ffcc00";
+      ctx.fillText(text, x, 22);
+    };
+    tag("HMI (before)", 12);
     const label = "Enhanced ×2 (after)";
-    ctx.fillText(label, cw - ctx.measureText(label).width - 8, 20);
+    tag(label, cw - ctx.measureText(label).width - 12);
     // north arrow
-    ctx.strokeStyle = ctx.fillStyle = "#ddd"; ctx.lineWidth = 1.5;
-    ctx.beginPath(); ctx.moveTo(20, ch - 16); ctx.lineTo(20, ch - 46); ctx.stroke();
-    ctx.fillText("N", 15, ch - 50);
+    ctx.fillStyle = "rgba(0, 0, 0, 0.6)";
+    ctx.fillRect(6, ch - 72, 30, 66);
+    ctx.strokeStyle = ctx.fillStyle = "#ffcc00"; ctx.lineWidth = 2;
+    ctx.beginPath(); ctx.moveTo(21, ch - 14); ctx.lineTo(21, ch - 48); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(15, ch - 42); ctx.lineTo(21, ch - 50); ctx.lineTo(27, ch - 42); ctx.stroke();
+    ctx.fillText("N", 16, ch - 54);
   }
 
   drawColourbar() {

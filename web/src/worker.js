@@ -2,7 +2,7 @@
 // progress, the result and the enhanced FITS file back. Nothing leaves the machine: the file is read from the
 // user's disk and the only requests are for the page's own files (the runtime and the models).
 
-import { blobSource, findImage, FitsError, readImage, writeFloat32Image } from "./fits.js";
+import { blobSource, findImage, FitsError, readImage } from "./fits.js";
 import { checkSize, enhanceImage } from "./enhance.js";
 import { EnhanceError } from "./science.js";
 
@@ -47,6 +47,24 @@ async function session(model, backend) {
     sessions.set(key, await ort.InferenceSession.create(bytes, options));
   }
   return { s: sessions.get(key), flavour };
+}
+
+// helper workers for the consistency step's convolutions: one per further core (needs cross-origin isolation)
+let pool;
+function helperPool() {
+  if (pool !== undefined) return pool;
+  const size = Math.min(self.navigator?.hardwareConcurrency || 1, 8) - 1;
+  if (!self.crossOriginIsolated || size < 1) return (pool = null);
+  const workers = Array.from({ length: size }, () => new Worker(new URL("./helper.js", import.meta.url), { type: "module" }));
+  pool = {
+    size,
+    run: (spec, count) => Promise.all(workers.map((w, k) => new Promise((resolve, reject) => {
+      w.onmessage = (e) => (e.data.ok ? resolve() : reject(new Error(e.data.message)));
+      w.onerror = (e) => reject(new Error(e.message));
+      w.postMessage({ ...spec, part: [k, count] });
+    }))),
+  };
+  return pool;
 }
 
 function post(type, payload = {}, transfer = []) {
@@ -109,18 +127,18 @@ async function enhance(msg) {
     version, runtime: () => runtime,
     resolveModel: (kind) => (chosenModel = resolveModel(kind)),
     progress: (fraction, stage) => post("progress", { fraction, stage }),
+    pool: helperPool(),
   });
   const tDone = performance.now();
-  const fits = writeFloat32Image(result.header, result.out, result.width, result.height);
   const memory = self.performance?.memory?.usedJSHeapSize ?? null;
   post("result", {
     out: result.out, width: result.width, height: result.height,
     before: data, // normalised input (I/Ic or G), the "before" of the viewer
     header: result.header.cards, kind: result.kind, units: result.units, warnings: result.warnings,
-    model: chosenModel, fits,
-    timing: { totalMs: tDone - t0, readMs: tRead - t0, networkMs: netMs, tiles: result.tiles, peakTile: result.peakTile,
+    model: chosenModel,
+    timing: { totalMs: tDone - t0, readMs: tRead - t0, stages: { read: +((tRead - t0) / 1000).toFixed(3), ...result.stages }, networkMs: netMs, tiles: result.tiles, peakTile: result.peakTile,
       backend: flavour, threads, runtime, crossOriginIsolated: self.crossOriginIsolated, jsHeap: memory },
-  }, [result.out.buffer, data.buffer, fits.buffer]);
+  }, [...(result.out.buffer instanceof ArrayBuffer ? [result.out.buffer] : []), data.buffer]);
 }
 
 self.onmessage = async (e) => {
