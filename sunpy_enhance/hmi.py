@@ -6,14 +6,18 @@ what kind?", used by Enhance, Richardson–Lucy and the denoiser alike.
 import astropy.units as u
 import numpy as np
 
+from sunpy_enhance.exceptions import warn_user
+
 __all__ = [
     "HMI_MAGNETOGRAM_NOISE",
     "HMI_SCALE_TOLERANCE",
+    "IMPOSSIBLE_VALUE",
     "KINDS",
     "check_hmi_map",
     "classify_map",
     "is_hmi_magnetogram",
     "map_scale_arcsec",
+    "missing_to_nan",
     "nominal_noise",
 ]
 
@@ -27,6 +31,65 @@ HMI_MAGNETOGRAM_NOISE = {45: 10.0 * u.G, 720: 6.0 * u.G}
 #: Accepted relative deviation of a map's pixel scale from HMI's 0.504″ (HMI's own CDELT varies by <1%).
 HMI_SCALE_TOLERANCE = 0.03
 _HMI_SCALE = 0.504
+
+
+#: Values of larger magnitude cannot be HMI data (continuum ~1e5 DN/s, fields ~1e4 G): an unapplied BLANK
+#: (1e30) or a corrupted value. They are treated as missing.
+IMPOSSIBLE_VALUE = 1e20
+#: The BLANK of HMI's int32 FITS files; found in the data when it was not applied (read as raw integers).
+_INT32_BLANK = -2147483648
+
+
+def missing_to_nan(data, mask=None, *, dtype=np.float32):
+    """
+    A float copy of ``data`` with every missing pixel set to NaN, warning once about values that cannot be data.
+
+    Missing are: NaN; ``+inf`` and ``-inf``; values beyond ±`IMPOSSIBLE_VALUE` (1e20) and the int32 BLANK
+    -2147483648 (BLANKs that were not applied); the masked pixels of a `numpy.ma.MaskedArray` and of
+    ``mask``. The methods of the package then treat them as they treat off-disk pixels: left out of the
+    computation, NaN in the output, never spreading into their neighbours.
+
+    Parameters
+    ----------
+    data : array-like
+        The image (a `numpy.ma.MaskedArray` is honoured).
+    mask : array-like of bool, optional
+        True where a pixel is missing (e.g. a sunpy Map's ``mask``).
+    dtype : dtype, optional
+        Of the copy.
+
+    Returns
+    -------
+    `numpy.ndarray`
+
+    Warns
+    -----
+    SunpyEnhanceUserWarning
+        One warning that counts the infinite and impossible values (NaN and masked pixels are expected and
+        not reported).
+    """
+    masked = np.ma.getmaskarray(data) if np.ma.isMaskedArray(data) else None
+    raw = np.ma.getdata(data)
+    blank = (raw == _INT32_BLANK) if np.issubdtype(np.asarray(raw).dtype, np.number) else False
+    out = np.array(raw, dtype=dtype)  # a copy, never the caller's array
+    if out.ndim == 0:
+        return out
+    with np.errstate(invalid="ignore"):
+        positive, negative = np.isposinf(out), np.isneginf(out)
+        absurd = (np.abs(out) > IMPOSSIBLE_VALUE) & ~positive & ~negative
+    absurd |= blank & ~absurd
+    counts = [(int(positive.sum()), "+inf"), (int(negative.sum()), "-inf"),
+              (int(absurd.sum()), f"|value| > {IMPOSSIBLE_VALUE:.0e} or the int32 BLANK (an unapplied BLANK?)")]
+    n_bad = sum(n for n, _ in counts)
+    if n_bad:
+        parts = ", ".join(f"{n} {what}" for n, what in counts if n)
+        warn_user(f"{n_bad} pixel{'s' if n_bad > 1 else ''} cannot be data ({parts}): treated as missing, like "
+                  "NaN (left out, NaN in the output).")
+        out[positive | negative | absurd] = np.nan
+    for extra in (masked, mask):
+        if extra is not None and np.any(extra):
+            out[np.broadcast_to(np.asarray(extra, dtype=bool), out.shape)] = np.nan
+    return out
 
 
 def map_scale_arcsec(smap):

@@ -19,7 +19,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE
-from sunpy_enhance.hmi import HMI_SCALE_TOLERANCE, check_hmi_map
+from sunpy_enhance.hmi import HMI_SCALE_TOLERANCE, check_hmi_map, missing_to_nan
 from sunpy_enhance.psf import hmi_psf
 
 __all__ = ["richardson_lucy", "richardson_lucy_map", "upsample_bilinear_x2"]
@@ -222,7 +222,9 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     ----------
     array : array-like
         2-D image at 0.504″/px (continuum intensity in any positive unit, or a signed magnetogram).
-        NaN marks missing pixels (e.g. off the solar disk).
+        NaN marks missing pixels (e.g. off the solar disk); so do ``±inf``, values beyond ±1e20 (unapplied
+        BLANKs; a warning counts them, `sunpy_enhance.hmi.missing_to_nan`) and masked pixels of a
+        `numpy.ma.MaskedArray`.
     iterations : int, optional
         Number of RL iterations; 0 returns the bilinear interpolation.
     psf : array-like, optional
@@ -317,7 +319,7 @@ def richardson_lucy(array, *, iterations=20, psf=None, damping=None, noise=None,
     >>> out.shape, bool(np.isnan(out[:10, :10]).all()), bool(np.isfinite(out[10:, 10:]).all())
     ((80, 80), True, True)
     """
-    data = np.asarray(array, dtype=np.float64)
+    data = missing_to_nan(array, dtype=np.float64)
     if data.ndim != 2:
         msg = f"richardson_lucy takes a 2-D image, got an array of {data.ndim} dimensions."
         raise ValueError(msg)
@@ -513,7 +515,7 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
 
     noise = _in_map_unit(noise, "noise")
     offset = _in_map_unit(offset, "offset")
-    data = np.asarray(smap.data, dtype=np.float64)
+    data = missing_to_nan(smap.data, smap.mask, dtype=np.float64)
     if offset is None:
         finite = data[np.isfinite(data)]
         if finite.size and finite.min() < 0:
@@ -528,4 +530,4 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
                    ENHMETH="richardson-lucy", RLITER=int(iterations),
                    RLDAMP=float(damping) if damping is not None else 0.0,
                    RLOFFSET=float(offset or 0.0))
-    return Map(out, meta)
+    return Map(out, meta, mask=~np.isfinite(out))

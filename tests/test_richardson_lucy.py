@@ -313,3 +313,28 @@ def test_rl_and_enhance_outputs_share_grid_and_header(tiny_enhance_models):
         assert rl.meta[key] == pytest.approx(en.meta[key], rel=1e-12), key
     py, px = np.mgrid[0:48:7, 0:60:9]
     assert np.all(rl.wcs.pixel_to_world(px, py).separation(en.wcs.pixel_to_world(px, py)) < 1e-9 * u.arcsec)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e30, -2147483648.0])
+def test_impossible_pixel_is_missing_not_spreading(bad):
+    from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    smap = synthetic_hmi_map("continuum", shape=(64, 64))
+    data = smap.data.copy()
+    data[10, 20] = bad
+    with pytest.warns(SunpyEnhanceUserWarning, match=r"1 pixel.*treated as missing") as record:
+        out = richardson_lucy_map(sunpy.map.Map(data, smap.meta), iterations=5)
+    assert sum("treated as missing" in str(w.message) for w in record) == 1
+    expected = np.ones((128, 128), dtype=bool)
+    expected[20:22, 40:42] = False
+    np.testing.assert_array_equal(np.isfinite(out.data), expected)
+    np.testing.assert_array_equal(out.mask, ~expected)
+    # the array function too, and masked arrays are missing where masked
+    with pytest.warns(SunpyEnhanceUserWarning, match="treated as missing"):
+        arr = richardson_lucy(data, iterations=5)
+    np.testing.assert_array_equal(np.isfinite(arr), expected)
+    mask = np.zeros(data.shape, dtype=bool)
+    mask[10, 20] = True
+    arr = richardson_lucy(np.ma.MaskedArray(np.where(mask, 0.0, data), mask=mask), iterations=5)
+    np.testing.assert_array_equal(np.isfinite(arr), expected)

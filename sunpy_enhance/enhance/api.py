@@ -16,7 +16,7 @@ from sunpy_enhance.enhance.consistency import back_project
 from sunpy_enhance.enhance.normalize import limb_darkening_removed, quiet_sun_level
 from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.header import add_provenance, refined_meta
-from sunpy_enhance.hmi import KINDS, check_hmi_map, classify_map
+from sunpy_enhance.hmi import KINDS, check_hmi_map, classify_map, missing_to_nan
 from sunpy_enhance.models import load_model, model_directory, read_card
 from sunpy_enhance.solar import limb_darkening, mu_from_map
 from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
@@ -116,7 +116,9 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     Parameters
     ----------
     array : `numpy.ndarray`
-        2-D image: continuum intensity (any units) or line-of-sight field in G. NaN marks missing pixels.
+        2-D image: continuum intensity (any units) or line-of-sight field in G. NaN marks missing pixels;
+        so do ``±inf``, values beyond ±1e20 (unapplied BLANKs, with a warning that counts them,
+        `sunpy_enhance.hmi.missing_to_nan`) and the masked pixels of a `numpy.ma.MaskedArray`.
     kind : {"continuum", "magnetogram"}
     model : str or `os.PathLike`, optional
         Bundled model name or model directory; default ``"enhance-<kind>"``.
@@ -142,7 +144,7 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     if kind not in KINDS:
         msg = f"kind must be one of {KINDS}, not {kind!r}."
         raise ValueError(msg)
-    data = np.asarray(array, dtype=np.float32)  # the network computes in float32 (or less) anyway
+    data = missing_to_nan(array)  # float32: the network computes in float32 (or less) anyway
     if data.ndim != 2:
         msg = f"A 2-D image is needed, not an array of shape {data.shape}."
         raise ValueError(msg)
@@ -213,7 +215,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     `sunpy.map.GenericMap`
         The enhanced map, 0.252″/px. Continuum: I/Ic, the intensity divided by the limb-darkening law
         and the quiet-Sun level (``BUNIT`` empty, the level in ``ENHQSUN``), unless ``keep_input_units``.
-        Magnetograms: G, as the input. Off-disk and missing pixels are NaN. Provenance in ``HISTORY``,
+        Magnetograms: G, as the input. Off-disk and missing pixels (NaN, ±inf, values beyond ±1e20 and the
+        pixels of the map's ``mask`` in the input) are NaN, and the output's ``mask`` marks them (the 2 × 2
+        children of each). Provenance in ``HISTORY``,
         ``ENHVER`` (package version), ``ENHMODEL`` and ``ENHMDATE`` (model name and creation date).
 
     Raises
@@ -270,7 +274,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     if kind not in KINDS:
         msg = f"kind must be one of {KINDS}, not {kind!r}."
         raise ValueError(msg)
-    data = np.asarray(smap.data, dtype=np.float32)  # float32 throughout: a full disk is 16.8 Mpixel
+    data = missing_to_nan(smap.data, smap.mask)  # float32 throughout: a full disk is 16.8 Mpixel
     helioprojective = getattr(smap.coordinate_frame, "name", "") == "helioprojective"
     mu = None
     if helioprojective:
@@ -313,4 +317,5 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     add_provenance(meta, f"Enhance x2 deconvolution with model {card.get('name')} ({precision}); output in {units}",
                    enhmodel=str(card.get("name")), enhmdate=str(card.get("created", "")),
                    enhunit=units[:60])
-    return sunpy.map.Map(out.astype(np.float32, copy=False), meta)
+    missing = np.repeat(np.repeat(~np.isfinite(data), 2, axis=0), 2, axis=1)
+    return sunpy.map.Map(out.astype(np.float32, copy=False), meta, mask=missing)

@@ -161,3 +161,54 @@ def test_input_without_limb_darkening_is_recognised(tiny_enhance_models):
     with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
         restored = enhance_map(flat, model=tiny_enhance_models["continuum"], keep_input_units=True)
     assert np.nanmedian(restored.data) == pytest.approx(np.nanmedian(flat.data), rel=0.01)
+
+
+# -- non-finite, impossible and masked values: missing, never spreading -------------------------------
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e30, -2147483648.0])
+def test_one_impossible_pixel_stays_in_its_children(bad):
+    smap = synthetic_hmi_map("continuum", shape=(64, 64))
+    data = smap.data.copy()
+    data[10, 20] = bad
+    smap = sunpy.map.Map(data, smap.meta)
+    with pytest.warns(SunpyEnhanceUserWarning, match=r"1 pixel.*treated as missing") as record:
+        out = enhance_map(smap)
+    assert sum("treated as missing" in str(w.message) for w in record) == 1
+    expected = np.ones((128, 128), dtype=bool)
+    expected[20:22, 40:42] = False
+    np.testing.assert_array_equal(np.isfinite(out.data), expected)
+    np.testing.assert_array_equal(out.mask, ~expected)
+
+
+def test_plus_and_minus_inf_together_are_counted():
+    smap = synthetic_hmi_map("magnetogram", shape=(64, 64))
+    data = smap.data.copy()
+    data[5, 5], data[40, 30], data[50, 50] = np.inf, -np.inf, 1e30
+    with pytest.warns(SunpyEnhanceUserWarning, match=r"3 pixels.*1 \+inf, 1 -inf, 1 .*1e\+20") as record:
+        out = enhance_map(sunpy.map.Map(data, smap.meta))
+    assert sum("treated as missing" in str(w.message) for w in record) == 1
+    assert np.isfinite(out.data).sum() == 128 * 128 - 3 * 4
+
+
+def test_integer_data_with_unapplied_blank(tiny_enhance_models):
+    smap = synthetic_hmi_map("magnetogram", shape=(64, 64))
+    data = np.round(smap.data).astype(np.int32)
+    data[30, 31] = -2147483648
+    with pytest.warns(SunpyEnhanceUserWarning, match="treated as missing"):
+        out = enhance_map(sunpy.map.Map(data, smap.meta), model=tiny_enhance_models["magnetogram"])
+    assert (~np.isfinite(out.data)).sum() == 4 and np.isnan(out.data[60:62, 62:64]).all()
+
+
+def test_masks_are_honoured_and_carried(tiny_enhance_models):
+    smap = synthetic_hmi_map("magnetogram", shape=(64, 64))
+    mask = np.zeros(smap.data.shape, dtype=bool)
+    mask[:, :8] = True
+    data = smap.data.copy()
+    data[:, :8] = 1e5  # masked values must not reach the network
+    out = enhance_map(sunpy.map.Map(data, smap.meta, mask=mask), model=tiny_enhance_models["magnetogram"])
+    np.testing.assert_array_equal(out.mask, np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1))
+    assert np.isnan(out.data[:, :16]).all() and np.isfinite(out.data[:, 16:]).all()
+    assert np.nanmax(np.abs(out.data)) < 1e4
+    # a numpy masked array given to enhance_array: masked = missing
+    masked = np.ma.MaskedArray(data, mask=mask)
+    arr = enhance_array(masked, kind="magnetogram", model=tiny_enhance_models["magnetogram"])
+    assert np.isnan(arr[:, :16]).all() and np.isfinite(arr[:, 16:]).all()
