@@ -7,6 +7,8 @@ import astropy.units as u
 import numpy as np
 from astropy.constants import R_sun, au
 
+from sunpy_enhance.hmi import check_pointing
+
 __all__ = ["HMI_LIMB_DARKENING", "limb_darkening", "mu_from_map", "pixel_areas", "sphere_geometry"]
 
 
@@ -59,7 +61,7 @@ def sphere_geometry(smap, *, rows=512):
     NaN off the disk.
 
     Each pixel's line of sight (angular distance ρ from disk centre) is intersected with the sphere of radius
-    R = ``rsun_meters`` centred D = ``dsun`` away: :math:`\\mu = \\sqrt{1 - (D \\sin\rho / R)^2}` (the exact
+    R = ``rsun_meters`` centred D = ``dsun`` away: :math:`\\mu = \\sqrt{1 - (D \\sin\\rho / R)^2}` (the exact
     spherical geometry, not the small-angle ρ/ρ_limb approximation), and the area is the pixel's solid
     angle × (distance to the surface)² / μ. Evaluated in blocks of ``rows`` rows so that a 4096² map needs
     little memory.
@@ -113,12 +115,14 @@ def mu_from_map(smap, *, rows_per_chunk=512):
     Raises
     ------
     ValueError
-        If the map is not helioprojective.
+        If the map is not helioprojective, or has no pointing (``CRVAL1``/``CRVAL2``,
+        `sunpy_enhance.hmi.check_pointing`): sunpy would put it at disk centre.
     """
     ctype = str(smap.wcs.wcs.ctype[0]).upper()
     if not ctype.startswith("HPLN"):
         msg = f"mu needs a helioprojective map, not one in {ctype} coordinates."
         raise ValueError(msg)
+    check_pointing(smap)
     return sphere_geometry(smap, rows=rows_per_chunk)[1]
 
 

@@ -163,7 +163,7 @@ for name, values in (
 ###############################################################################
 # The same question, measured: how much of the input's noise reaches the output? Enhance the same
 # scene without noise and subtract: what is left is the response to the noise alone
-# (`~sunpy_enhance.diagnostics.noise_propagation`), here split into weak-field (|B| < 100 G in the truth)
+# (`~sunpy_enhance.diagnostics.noise_propagation`), here split into weak-field (``|B|`` < 100 G in the truth)
 # and strong-field pixels, next to bicubic interpolation and Richardson–Lucy, with the power spectrum of
 # what each passes. A deconvolver has to restore the frequencies that HMI's PSF damps, so some noise
 # amplification there is unavoidable; a network that turns noise into structure shows up as strong

@@ -307,7 +307,7 @@ class NoisePropagation:
     ----------
     weak_rms, strong_rms, rms : `~astropy.units.Quantity`
         RMS of the propagated noise (output of the noisy input minus output of the noise-free input) over
-        weak-field pixels (|B| < ``threshold`` in the reference), strong-field pixels, and all pixels.
+        weak-field pixels (``|B|`` < ``threshold`` in the reference), strong-field pixels, and all pixels.
     weak_fraction : float
         Fraction of the pixels that are weak field.
     threshold : `~astropy.units.Quantity`
@@ -342,7 +342,7 @@ def noise_propagation(noisy_output, clean_output, reference=None, *, threshold=1
     reference : `~sunpy.map.GenericMap` or `numpy.ndarray`, optional
         The field that decides which pixels are weak (the truth, same grid); default ``clean_output``.
     threshold : `~astropy.units.Quantity`, optional
-        |B| below this is weak field (100 G).
+        ``|B|`` below this is weak field (100 G).
     pixel_scale : `~astropy.units.Quantity`, optional
         For the spectrum of arrays (e.g. 0.252″).
 

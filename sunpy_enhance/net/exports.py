@@ -55,18 +55,18 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
     Parameters
     ----------
     series : str
-        One of `HMI_SERIES`, e.g. ``"hmi.M_45s"`` (see `hmi_series`).
+        One of `~sunpy_enhance.net.jsoc.HMI_SERIES`, e.g. ``"hmi.M_45s"`` (see `~sunpy_enhance.net.jsoc.hmi_series`).
     start, end, cadence
         As for `record_set`: one record (the slot nearest ``start``) or a range, every ``cadence``.
     cutout : dict or (SkyCoord, SkyCoord), optional
-        A cutout made by `im_patch`, or its corners; full disk without.
+        A cutout made by `~sunpy_enhance.net.jsoc.im_patch`, or its corners; full disk without.
     email : str, optional
         Registered address (default ``$JSOC_EMAIL``); needed only when an export must be submitted.
     directory : path-like, optional
         Download (cache) directory; default ``<sunpy download dir>/jsoc``.
     server : see `server_config`, optional
     request_id : str, optional
-        Pick up an export submitted before (e.g. after a `JSOCTimeoutError`) instead of a new one.
+        Pick up an export submitted before (e.g. after a `~sunpy_enhance.net.jsoc.JSOCTimeoutError`) instead of a new one.
     overwrite : bool, optional
         Download again files already present.
     progress : bool, optional

@@ -120,7 +120,7 @@ def fetch_fido_results(results, directory=None, *, overwrite=False, progress=Tru
     directory : path-like, optional
         Download directory; default ``<sunpy download dir>/jsoc``.
     overwrite, progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout
-        As for `sunpy_enhance.net.jsoc.fetch_hmi`.
+        As for `sunpy_enhance.net.exports.fetch_hmi`.
 
     Returns
     -------
@@ -181,7 +181,7 @@ def enhance_fido_results(results, output_dir, *, download_dir=None, overwrite=Fa
     progress : bool, optional
         Show download progress bars.
     max_retries, retry_wait, timeout, poll_interval
-        As for `sunpy_enhance.net.jsoc.fetch_hmi`.
+        As for `sunpy_enhance.net.exports.fetch_hmi`.
     callback : callable, optional
         Called with each `~sunpy_enhance.files.FileRecord` as it is known.
     **enhance_kwargs

@@ -448,7 +448,7 @@ def im_patch(bottom_left=None, top_right=None, *, center=None, width=None, heigh
     -------
     dict
         The arguments of JSOC's ``im_patch``; pass as ``cutout=`` to `request_export` or
-        `fetch_hmi`, or as ``process={"im_patch": ...}`` to `drms.Client.export`.
+        `~sunpy_enhance.net.exports.fetch_hmi`, or as ``process={"im_patch": ...}`` to `drms.Client.export`.
 
     Notes
     -----

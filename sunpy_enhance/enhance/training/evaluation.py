@@ -45,7 +45,7 @@ BORDER = 4
 RL_MAGNETOGRAM_ITERATIONS = (5, 10, 20, 40, 80)
 RL_DAMPING = 2.0
 MAGNETOGRAM_NOISE_LEVELS = (10.0, 6.0)
-#: |B| (G) below which a pixel of the truth counts as weak field in the noise-propagation diagnostic.
+#: ``|B|`` (G) below which a pixel of the truth counts as weak field in the noise-propagation diagnostic.
 WEAK_FIELD = 100.0
 
 
@@ -191,7 +191,7 @@ def magnetogram_noise_study(frame, model, *, noise_levels=MAGNETOGRAM_NOISE_LEVE
     The frame (kG) is degraded by the Enhance recipe (`~sunpy_enhance.degrade.training_pair`); for each noise
     level white noise of that σ (G) is added; every method runs on the noisy and on the noise-free input. The
     RMS against the truth is taken on the noisy input; the propagated noise is the difference of the two
-    outputs (`~sunpy_enhance.diagnostics.noise_propagation`), in weak-field (|B| < `WEAK_FIELD` in the truth)
+    outputs (`~sunpy_enhance.diagnostics.noise_propagation`), in weak-field (``|B|`` < `WEAK_FIELD` in the truth)
     and strong-field pixels. Richardson–Lucy is the best (lowest RMS) of the offset and the damped variants
     over `RL_MAGNETOGRAM_ITERATIONS`.
 
@@ -245,7 +245,7 @@ def quiet_highpass_std(image, hmi, *, smoothing=2.0, limit=50.0):
     """
     Standard deviation (G) of the high-pass part of an enhanced magnetogram over the quiet region of its input.
 
-    Quiet: input pixels whose |B| smoothed over ``smoothing`` HMI pixels is below ``limit`` G. High-pass: the
+    Quiet: input pixels whose ``|B|`` smoothed over ``smoothing`` HMI pixels is below ``limit`` G. High-pass: the
     image minus its Gaussian smoothing over ``smoothing`` output pixels. This is where a network that
     sharpens noise shows it: at HMI resolution the quiet Sun is mostly noise.
     """
