@@ -66,7 +66,8 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
         Download (cache) directory; default ``<sunpy download dir>/jsoc``.
     server : see `server_config`, optional
     request_id : str, optional
-        Pick up an export submitted before (e.g. after a `~sunpy_enhance.net.jsoc.JSOCTimeoutError`) instead of a new one.
+        Pick up an export submitted before (e.g. after a `~sunpy_enhance.net.jsoc.JSOCTimeoutError`)
+        instead of a new one.
     overwrite : bool, optional
         Download again files already present.
     progress : bool, optional

@@ -15,14 +15,44 @@ from sunpy_enhance.enhance.training.frames import Frame, normalize_continuum_fra
 from sunpy_enhance.enhance.training.magnetic import real_magnetogram_frames
 
 __all__ = [
+    "DATA_CREDITS",
     "Corpus",
     "continuum_frames",
+    "credits_for",
     "frames_from_paths",
     "real_hmi_continuum",
     "real_hmi_magnetograms",
     "shared_corpus",
     "synthetic_corpus",
 ]
+
+#: Who made the data of the shared corpus and on what terms, by file-name prefix (see the docs' data credits
+#: page); written into every exported model card (``data_credits``).
+DATA_CREDITS = {
+    "highres/muram_qs": "MURaM quiet-Sun simulation (Voegler et al. 2005; recipe of Cheung et al. 2010), frame from "
+                        "HelioML/HelioML book/03",
+    "highres/sst_crisp": "SST/CRISP wide-band image (Swedish 1-m Solar Telescope, Institute for Solar Physics), "
+                         "from cdiazbas/torchmfbd",
+    "highres/sunrise_imax": "Sunrise/IMaX (Sunrise balloon mission, MPS and partners), from cdiazbas/torchmfbd",
+    "magnetograms/gst_niris_bz_2017": "BBSO/GST NIRIS (Big Bear Solar Observatory, NJIT), from "
+                                      "deepsuncode/SolarUnet-magnetic-tracking (MIT)",
+    "magnetograms/gst_niris_sdnn": "BBSO/GST NIRIS (Big Bear Solar Observatory, NJIT), inversion from "
+                                   "Kaa65/SDNNStokesInversion (MIT)",
+    "magnetograms/muram_ar": "MURaM-like active-region simulation from jacksmithy1/mflex (no licence stated; "
+                             "validation only)",
+    "denoise/sst_crisp": "SST/CRISP polarimetry (Swedish 1-m Solar Telescope) and its denoised version by "
+                         "Diaz Baso et al. 2019, from cdiazbas/denoiser",
+    "hinode/": "Hinode SP (JAXA/NAOJ with NASA, ESA, STFC; Hinode data policy), cube from aasensio/aussois",
+    "hmi/": "SDO/HMI (NASA/SDO and the HMI science team), SHARP and sample files from mbobra/SHARPs, "
+            "fernandesi2244/HMI-Data-Analysis, HelioML/HelioML and cdiazbas/enhance",
+}
+
+
+def credits_for(names):
+    """The `DATA_CREDITS` entries of every corpus file named in ``names`` (frame notes or file names)."""
+    text = " ".join(str(n) for n in names)
+    return [credit for prefix, credit in DATA_CREDITS.items() if prefix in text]
+
 
 #: Fraction of each frame's columns held out for validation (never used in training).
 HELD_OUT = 0.3

@@ -17,6 +17,7 @@ from keras import ops
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
 from sunpy_enhance.enhance.network import build_enhance_network, receptive_radius
 from sunpy_enhance.enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
+from sunpy_enhance.enhance.training.corpus import credits_for
 from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, validation_patches
 from sunpy_enhance.io import atomic_write
 from sunpy_enhance.models import export_model
@@ -276,6 +277,7 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                           "augmentation": "8 rotations/reflections, fresh random patches every step",
                           "input_noise": {"sigma_min": config.noise_min, "sigma_max": config.noise,
                                           "unit": "network units", "drawn": "uniformly per patch"},
+                          "data_credits": credits_for([*corpus.notes, *corpus.real_hmi_names]),
                           "real_hmi_self_supervision": (
                               {"method": "Recorrupted-to-Recorrupted in the measurement domain: input y + z, "
                                          "target y - z after the HMI forward model, z ~ N(0, sigma^2)",
