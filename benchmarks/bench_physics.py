@@ -160,10 +160,10 @@ def part_muram(figure):
                              (ps_ref, "MURaM ⊛ HMI PSF (Wachter ω=1.8, W=3)",
                               dict(color="tab:blue", ls=":")),
                              (ps_target, "MURaM ⊛ Airy 28 cm, 0.252″", dict(color="tab:red"))]:
-        ax.loglog(ps.spatial_frequency.to_value(1 / u.arcsec), ps.power, label=label, **style)
+        ax.loglog(ps.spatial_frequency.to_value(1 / u.arcsec), ps.density, label=label, **style)
     ax.axvline(1 / (2 * 0.504), color="0.6", lw=0.8, ls="--")
     ax.text(1 / (2 * 0.504), ax.get_ylim()[0] * 3, " HMI Nyquist", color="0.4", fontsize=8)
-    ax.set_ylabel("power of I/⟨I⟩ (azimuthal mean)")
+    ax.set_ylabel("power of I/⟨I⟩ per unit frequency area [arcsec$^2$]")
     ax.set_title("Degraded MURaM vs real HMI quiet Sun")
     ax.legend(fontsize=8, loc="lower left")
     for ps, style in [(ps_sim, dict(color="tab:blue")), (ps_ref, dict(color="tab:blue", ls=":"))]:

@@ -107,7 +107,9 @@ plt.show()
 
 ###############################################################################
 # Spatial power spectra of a quiet-Sun box away from the spot (the paper's Fig. 5). Plotted against
-# angular frequency, the spectra of the 0.504″ and 0.252″ images line up. HMI's power falls steeply
+# angular frequency, as power per unit area of the angular-frequency plane
+# (`~sunpy_enhance.diagnostics.PowerSpectrum.density`), the spectra of the 0.504″ and 0.252″ images are
+# on the same scale and line up where both see the same structure. HMI's power falls steeply
 # above about 0.5 arcsec⁻¹ (its PSF). A good enhancement follows the 28 cm telescope's spectrum:
 # power restored between 0.5 and 1 arcsec⁻¹, and beyond HMI's Nyquist frequency (1 arcsec⁻¹) only
 # as much as the 28 cm telescope sees. Power above the truth's means the network adds structure that
@@ -132,9 +134,9 @@ plt.show()
 
 
 def band_power(spectrum, low, high):
-    """Mean power between two spatial frequencies (arcsec⁻¹)."""
+    """Mean power density between two spatial frequencies (arcsec⁻¹)."""
     frequency = spectrum.spatial_frequency.to_value(1 / u.arcsec)
-    return spectrum.power[(frequency >= low) & (frequency < high)].mean()
+    return spectrum.density[(frequency >= low) & (frequency < high)].mean()
 
 
 for low, high in ((0.5, 1.0), (1.0, 2.0)):
