@@ -14,6 +14,9 @@ __all__ = [
     "IMPOSSIBLE_VALUE",
     "KINDS",
     "check_hmi_map",
+    "check_plausible",
+    "check_pointing",
+    "check_quiet_sun",
     "classify_map",
     "is_hmi_magnetogram",
     "map_scale_arcsec",
@@ -173,6 +176,111 @@ def classify_map(smap):
            f"(CONTENT={smap.meta.get('content')!r}, BUNIT={smap.meta.get('bunit')!r}); "
            "pass kind='continuum' or kind='magnetogram'.")
     raise ValueError(msg)
+
+
+#: Above this median a "magnetogram" whose values are all positive is not one: line-of-sight fields stay below
+#: ~4000 G even in umbrae, while continuum intensities are ~1e4-1e5 DN/s.
+_MAGNETOGRAM_MEDIAN_LIMIT = 5000.0
+
+
+def check_plausible(data, kind):
+    """
+    Refuse data that cannot be what ``kind`` says: a mislabelled file gives wrong science without an error.
+
+    Checks, on the finite values:
+
+    * ``"continuum"``: intensities are positive. Values signed around zero (more than 1% negative, the
+      median within the spread of the values) are a magnetogram's (or a contrast image's); other
+      negative values, or a median that is not positive, are no calibrated intensity.
+    * ``"magnetogram"``: values all positive with a median above 5000 G are a continuum image (in DN/s)
+      and no line-of-sight field.
+
+    Parameters
+    ----------
+    data : `numpy.ndarray`
+        The image, NaN where missing.
+    kind : {"continuum", "magnetogram"}
+
+    Raises
+    ------
+    ValueError
+        Saying which check failed and what to do.
+    """
+    values = np.asarray(data)
+    values = values[np.isfinite(values)]
+    if values.size == 0 or kind not in KINDS:
+        return
+    if values.size > 1_000_000:  # a full disk: a regular sample tells as well
+        values = values[:: values.size // 1_000_000]
+    median = float(np.median(values))
+    if kind == "continuum":
+        negative = np.count_nonzero(values < 0) / values.size
+        spread = float(np.median(np.abs(values - median)))
+        if negative > 0.01 and abs(median) <= 3 * spread:
+            msg = (f"The data are labelled continuum intensity but their values are signed around zero (median "
+                   f"{median:.3g}, {negative:.0%} negative), as a magnetogram's are: check 'continuum: positive "
+                   "intensities' failed. If this is a magnetogram, pass kind='magnetogram' (or correct the "
+                   "file's CONTENT/BUNIT keywords).")
+            raise ValueError(msg)
+        if negative > 0.01 or median <= 0:
+            msg = (f"The data are labelled continuum intensity but {negative:.0%} of the values are negative "
+                   f"(median {median:.3g}): check 'continuum: positive intensities' failed. Continuum "
+                   "intensity cannot be negative: check the calibration (BZERO/BSCALE, a subtracted "
+                   "background), or pass kind='magnetogram' if this is a magnetogram.")
+            raise ValueError(msg)
+    elif float(values.min()) > 0 and median > _MAGNETOGRAM_MEDIAN_LIMIT:
+        msg = (f"The data are labelled a magnetogram but every value is positive with a median of {median:.4g} "
+               f"(G): check 'magnetogram: a line-of-sight field' failed, no field is that strong over a whole "
+               "field of view; these look like continuum intensities (DN/s). If so, pass kind='continuum' (or "
+               "correct the file's CONTENT/BUNIT keywords).")
+        raise ValueError(msg)
+
+
+def check_quiet_sun(level, *, given):
+    """
+    Refuse a quiet-Sun intensity that is not positive and finite.
+
+    Parameters
+    ----------
+    level : float
+    given : bool
+        Whether the user gave it (``quiet_sun=``) or it was estimated from the data.
+
+    Raises
+    ------
+    ValueError
+    """
+    if np.isfinite(level) and level > 0:
+        return
+    if given:
+        msg = (f"quiet_sun must be the positive quiet-Sun intensity in the data's units, not {level!r}; "
+               "leave quiet_sun=None to estimate it from the data.")
+    else:
+        msg = (f"The quiet-Sun intensity estimated from the data is {level!r}, not positive: these are not "
+               "continuum intensities. Check kind= and the calibration, or pass quiet_sun= explicitly.")
+    raise ValueError(msg)
+
+
+def check_pointing(smap):
+    """
+    Refuse a helioprojective map without pointing keywords (``CRVAL1``/``CRVAL2``).
+
+    Without them sunpy puts the reference pixel at disk centre, so μ, the limb darkening and the limb
+    check would be computed for the wrong place on the disk (several percent of intensity off on a limb
+    cutout), silently.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing keywords.
+    """
+    missing = [key.upper() for key in ("crval1", "crval2") if key not in smap.meta]
+    if missing:
+        msg = (f"The map has no pointing: {' and '.join(missing)} missing from its header, so where it lies on "
+               "the disk (and so mu and the limb darkening) cannot be known; sunpy would silently assume disk "
+               "centre. Restore the keywords from the original file (JSOC exports have them), or use "
+               "enhance_array(..., mu=...) with mu computed otherwise.")
+        raise ValueError(msg)
 
 
 def is_hmi_magnetogram(smap):

@@ -19,7 +19,7 @@ from scipy import fft as sfft
 from scipy import ndimage
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE
-from sunpy_enhance.hmi import HMI_SCALE_TOLERANCE, check_hmi_map, missing_to_nan
+from sunpy_enhance.hmi import HMI_SCALE_TOLERANCE, check_hmi_map, check_plausible, classify_map, missing_to_nan
 from sunpy_enhance.psf import hmi_psf
 
 __all__ = ["richardson_lucy", "richardson_lucy_map", "upsample_bilinear_x2"]
@@ -516,6 +516,11 @@ def richardson_lucy_map(smap, *, iterations=20, psf=None, damping=None, noise=No
     noise = _in_map_unit(noise, "noise")
     offset = _in_map_unit(offset, "offset")
     data = missing_to_nan(smap.data, smap.mask, dtype=np.float64)
+    try:
+        kind = classify_map(smap)
+    except ValueError:  # RL works on any image; there is then no label to check the data against
+        kind = None
+    check_plausible(data, kind)
     if offset is None:
         finite = data[np.isfinite(data)]
         if finite.size and finite.min() < 0:

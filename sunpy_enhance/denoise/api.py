@@ -9,7 +9,7 @@ import astropy.units as u
 import numpy as np
 
 from sunpy_enhance.denoise.noise import estimate_noise
-from sunpy_enhance.hmi import is_hmi_magnetogram, nominal_noise
+from sunpy_enhance.hmi import check_plausible, is_hmi_magnetogram, nominal_noise
 
 __all__ = [
     "MODEL_ALIASES",
@@ -447,6 +447,8 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
         noise = nominal_noise(smap)
         source = "HMI nominal for the cadence"
     data = np.asarray(smap.data, dtype=np.float32)
+    if hmi_mag:  # the label chooses the model and the noise: a continuum image labelled so must not pass
+        check_plausible(data, "magnetogram")
     if noise is None:
         sigma = estimate_noise(data)
         source = "estimated from the data"

@@ -16,7 +16,7 @@ from sunpy_enhance.enhance.consistency import back_project
 from sunpy_enhance.enhance.normalize import limb_darkening_removed, quiet_sun_level
 from sunpy_enhance.exceptions import warn_user
 from sunpy_enhance.header import add_provenance, refined_meta
-from sunpy_enhance.hmi import KINDS, check_hmi_map, classify_map, missing_to_nan
+from sunpy_enhance.hmi import KINDS, check_hmi_map, check_plausible, check_quiet_sun, classify_map, missing_to_nan
 from sunpy_enhance.models import load_model, model_directory, read_card
 from sunpy_enhance.solar import limb_darkening, mu_from_map
 from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
@@ -148,12 +148,14 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     if data.ndim != 2:
         msg = f"A 2-D image is needed, not an array of shape {data.shape}."
         raise ValueError(msg)
+    check_plausible(data, kind)
     model, card = resolve_model(kind, model)
     norm = card["normalisation"]
     if kind == "continuum":
         ld = 1.0 if mu is None else limb_darkening(mu).astype(np.float32)
         physical = data / ld
         level = quiet_sun_level(physical) if quiet_sun is None else float(quiet_sun)
+        check_quiet_sun(level, given=quiet_sun is not None)
         physical /= np.float32(level)
     else:
         physical = data
@@ -275,6 +277,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         msg = f"kind must be one of {KINDS}, not {kind!r}."
         raise ValueError(msg)
     data = missing_to_nan(smap.data, smap.mask)  # float32 throughout: a full disk is 16.8 Mpixel
+    check_plausible(data, kind)
     helioprojective = getattr(smap.coordinate_frame, "name", "") == "helioprojective"
     mu = None
     if helioprojective:
@@ -299,6 +302,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         if ld_mu is not None:  # the law is evaluated once, for the quiet-Sun level and the network input
             data = data / limb_darkening(ld_mu).astype(np.float32)
         level = quiet_sun_level(data) if quiet_sun is None else float(quiet_sun)
+        check_quiet_sun(level, given=quiet_sun is not None)
         out = enhance_array(data, kind=kind, model=model, quiet_sun=level, tile_size=tile_size,
                             precision=precision, device=device, progress=progress)
         if keep_input_units:
