@@ -140,7 +140,8 @@ class Page:
         params = {"format": "png"}
         if selector:
             box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-                                ".getBoundingClientRect(); return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
+                                ".getBoundingClientRect(); "
+                                "return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
             margin = 8
             params["clip"] = {"x": max(box[0] - margin, 0), "y": max(box[1] - margin, 0),
                               "width": box[2] + 2 * margin, "height": box[3] + 2 * margin, "scale": 1}
@@ -156,27 +157,32 @@ class Page:
 
         try:
             self.browser._loop.run(_close(), 10)
-        except Exception:  # noqa: BLE001 - closing is best effort
+        except Exception:
             pass
 
 
 class Browser:
-    """Headless Chromium with a fresh profile, started on enter and ended on exit."""
+    """
+    Headless Chromium with a fresh profile, started on enter and ended on exit.
 
-    def __init__(self, executable=None, extra_flags=(), window=(1200, 1400)):
+    ``gpu=True`` leaves out ``--disable-gpu`` (for WebGPU, e.g. on the software SwiftShader adapter).
+    """
+
+    def __init__(self, executable=None, extra_flags=(), window=(1200, 1400), gpu=False):
         self.executable = executable or find_chromium()
         if self.executable is None:
             msg = "no chromium executable"
             raise FileNotFoundError(msg)
         self.extra_flags = list(extra_flags)
         self.window = window
+        self.flags = [f for f in CHROMIUM_FLAGS if not (gpu and f == "--disable-gpu")]
 
     def __enter__(self):
         self._profile = tempfile.mkdtemp(prefix="sunpy-enhance-chromium-")
         self.downloads = Path(tempfile.mkdtemp(prefix="sunpy-enhance-downloads-"))
         self.port = _free_port()
         self.process = subprocess.Popen(
-            [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile}",
+            [self.executable, *self.flags, f"--user-data-dir={self._profile}",
              f"--remote-debugging-port={self.port}", "--remote-debugging-address=127.0.0.1",
              f"--window-size={self.window[0]},{self.window[1]}", *self.extra_flags, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -48,7 +48,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if len(args.paths) != (1 if args.timing_light else 2):
         parser.error("give SAVED_MODEL_DIR OUTPUT.onnx, or --timing-light OUTPUT.onnx")
-    args.source, args.output = (None, Path(args.paths[0])) if args.timing_light else (args.paths[0], Path(args.paths[1]))
+    if args.timing_light:
+        args.source, args.output = None, Path(args.paths[0])
+    else:
+        args.source, args.output = args.paths[0], Path(args.paths[1])
     import tensorflow as tf
     import tf2onnx
 
