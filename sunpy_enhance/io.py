@@ -6,7 +6,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["atomic_write", "file_umask", "save_map_atomic"]
+__all__ = ["atomic_write", "file_umask", "save_fits_atomic", "save_map_atomic"]
 
 
 def save_map_atomic(smap, path, *, overwrite=False):
@@ -38,6 +38,39 @@ def save_map_atomic(smap, path, *, overwrite=False):
             # astropy notes that long HISTORY/keyword values are split into CONTINUE cards: expected.
             warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
             smap.save(tmp, filetype="fits", overwrite=True)
+
+    return atomic_write(path, write, overwrite=overwrite)
+
+
+def save_fits_atomic(hdul, path, *, overwrite=False):
+    """
+    Write an `~astropy.io.fits.HDUList` (or a list of HDUs) to ``path`` through `atomic_write`.
+
+    Parameters
+    ----------
+    hdul : `~astropy.io.fits.HDUList` or list of HDUs
+    path : `os.PathLike`
+        Destination; a name ending in ``.gz`` is gzip-compressed, as astropy does.
+    overwrite : bool, optional
+        Replace an existing file.
+
+    Returns
+    -------
+    `pathlib.Path`
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    from astropy.io import fits
+
+    hdul = hdul if isinstance(hdul, fits.HDUList) else fits.HDUList(list(hdul))
+
+    def write(tmp):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
+            hdul.writeto(tmp, overwrite=True)
 
     return atomic_write(path, write, overwrite=overwrite)
 

@@ -58,3 +58,37 @@ def test_temporary_names_are_unpredictable(tmp_path):
     assert victim.read_text() == "precious"
     assert json.loads(manifest.read_text())["request_ids"] == ["JSOC_1"]
     assert not manifest.is_symlink()
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_writer_that_raises_midway_leaves_nothing_under_the_final_name(tmp_path, overwrite):
+    from sunpy_enhance.io import atomic_write
+
+    target = tmp_path / "result.fits"
+    if overwrite:
+        target.write_text("previous")
+
+    def writer(tmp):
+        tmp.write_text("half a file")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, writer, overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["result.fits"] if overwrite else [])
+    if overwrite:
+        assert target.read_text() == "previous"
+
+
+def test_save_fits_atomic_and_no_clobber(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+
+    from sunpy_enhance.io import save_fits_atomic, save_map_atomic
+
+    path = save_fits_atomic(fits.HDUList([fits.PrimaryHDU(np.ones((4, 4), np.float32))]), tmp_path / "a.fits")
+    assert fits.getdata(path).shape == (4, 4)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        save_fits_atomic(fits.HDUList([fits.PrimaryHDU(np.zeros(2))]), path)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        save_map_atomic(synthetic_hmi_map("magnetogram", shape=(8, 8)), path)
+    assert fits.getdata(path).shape == (4, 4)

@@ -72,16 +72,18 @@ def _suffix(path):
 def run(args):
     import astropy.units as u
 
-    from sunpy_enhance.denoise.api import denoise, denoise_cube, denoise_map
+    from sunpy_enhance.denoise.api import denoise, denoise_cube, denoise_map, save_denoised, uncertainty_path
     from sunpy_enhance.denoise.residuals import check_residual
 
     src, dst = Path(args.input), Path(args.output)
     if not src.is_file():
         msg = f"{src} does not exist."
         raise CommandError(msg)
-    if dst.exists() and not args.overwrite:
-        msg = f"{dst} exists; use --overwrite to replace it."
-        raise CommandError(msg)
+    targets = [dst] + ([uncertainty_path(dst)] if args.uncertainty and dst.name.lower().endswith(".npy") else [])
+    for target in targets:
+        if target.exists() and not args.overwrite:
+            msg = f"{target} exists; use --overwrite to replace it."
+            raise CommandError(msg)
     kind_in, kind_out = _suffix(src), _suffix(dst)
     noise = args.noise
     common = {"cycles": args.cycles, "samples": args.samples, "precision": args.precision,
@@ -90,7 +92,7 @@ def run(args):
     if args.cube:
         result = denoise_cube(src, model=args.model or "polarimetry", noise=noise, stokes=args.stokes,
                               stokes_axis=args.stokes_axis, uncertainty=args.uncertainty, output=dst,
-                              overwrite=True, **common)
+                              overwrite=args.overwrite, **common)
         out = result[0] if args.uncertainty else result
         if args.check:
             from sunpy_enhance.denoise.api import _read_cube
@@ -117,22 +119,18 @@ def run(args):
         out = denoise_map(smap, model=args.model, noise=quantity, uncertainty=args.uncertainty, **common)
         if args.check:
             print(check_residual(smap.data, out.data, out.meta["dnnoise"], warn=False))
+        std = np.asarray(out.uncertainty.array, np.float32) if args.uncertainty else None
         if kind_out == "npy":
-            np.save(dst, out.data)
-            if args.uncertainty:
-                np.save(dst.with_name(dst.name[:-4] + "_uncertainty.npy"), out.uncertainty.array)
+            save_denoised(dst, out.data, std, overwrite=args.overwrite)
         else:
-            from astropy.io import fits
-
             header = out.fits_header
-            hdus = [fits.PrimaryHDU(out.data, header=header)]
+            uheader = None
             if args.uncertainty:
                 # Same WCS as the data, so that sunpy.map.Map(OUTPUT) gives the uncertainty as a second Map.
                 uheader = header.copy()
                 uheader["EXTNAME"] = "UNCERT"
                 uheader.add_history("Standard deviation of the error of the denoised data (sunpy-enhance).")
-                hdus.append(fits.ImageHDU(np.asarray(out.uncertainty.array, np.float32), header=uheader))
-            fits.HDUList(hdus).writeto(dst, overwrite=True)
+            save_denoised(dst, out.data, std, header=header, uncertainty_header=uheader, overwrite=args.overwrite)
         print(f"wrote {dst} (model {out.meta['dnmodel']}, noise {out.meta['dnnoise']:.4g} {smap.unit or ''}, "
               f"{out.meta['dnnoisrc']})")
         return 0
@@ -146,16 +144,6 @@ def run(args):
     out, std = result if args.uncertainty else (result, None)
     if args.check:
         print(check_residual(data, out, None if noise is None else noise[0], warn=False))
-    if kind_out == "npy":
-        np.save(dst, out)
-        if std is not None:
-            np.save(dst.with_name(dst.name[:-4] + "_uncertainty.npy"), std)
-    else:
-        from astropy.io import fits
-
-        hdus = [fits.PrimaryHDU(out, header=header)]
-        if std is not None:
-            hdus.append(fits.ImageHDU(std, name="UNCERT"))
-        fits.HDUList(hdus).writeto(dst, overwrite=True)
+    save_denoised(dst, out, std, header=header if kind_out == "fits" else None, overwrite=args.overwrite)
     print(f"wrote {dst}")
     return 0

@@ -18,6 +18,8 @@ __all__ = [
     "denoise_cube",
     "denoise_map",
     "resolve_model",
+    "save_denoised",
+    "uncertainty_path",
 ]
 
 #: Short names accepted for the bundled denoisers.
@@ -532,11 +534,12 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
     batch_size : int, optional
         Images (tiles) per network call.
     output : `os.PathLike`, optional
-        Also write the result there: FITS (header of the input plus provenance keys; the uncertainty
-        in an extension named ``UNCERT``) or ``.npy`` (the uncertainty beside it as
-        ``<name>_uncertainty.npy``).
+        Also write the result there (atomically, `save_denoised`): FITS (header of the input plus
+        provenance keys; the uncertainty in an extension named ``UNCERT``) or ``.npy`` (the uncertainty
+        beside it as ``<name>_uncertainty.npy``).
     overwrite : bool, optional
-        Replace an existing output file.
+        Replace existing output files (the uncertainty file of a ``.npy`` output included); without it
+        they are checked before any work starts.
 
     Returns
     -------
@@ -573,9 +576,8 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
     if stokes is not None and stokes_axis is None:
         msg = f"Say which axis of this {data.ndim}-D cube is Stokes (stokes_axis=), or pass stokes=None."
         raise ValueError(msg)
-    if output is not None and Path(output).exists() and not overwrite:
-        msg = f"{output} exists; pass overwrite=True to replace it."
-        raise FileExistsError(msg)
+    if output is not None and not overwrite:
+        _refuse_existing(output, uncertainty, "overwrite=True")
     out = np.array(data, dtype=np.float32, copy=True)
     std = np.full(data.shape, np.nan, np.float32) if uncertainty else None
     if stokes is None:
@@ -615,19 +617,75 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
         if uncertainty:
             std[index] = sd.reshape(part.shape)
     if output is not None:
-        _write_cube(output, out, std, header, model=model, cycles=cycles, stokes=stokes)
+        _write_cube(output, out, std, header, model=model, cycles=cycles, stokes=stokes, overwrite=overwrite)
     return (out, std) if uncertainty else out
 
 
-def _write_cube(output, out, std, header, *, model, cycles, stokes):
+def uncertainty_path(output):
+    """Where a ``.npy`` output's uncertainty goes: ``<name>_uncertainty.npy`` beside it."""
+    output = Path(output)
+    return output.with_name(output.name[:-4] + "_uncertainty.npy")
+
+
+def _refuse_existing(output, uncertainty, how):
+    output = Path(output)
+    targets = [output]
+    if uncertainty and output.name.lower().endswith(".npy"):
+        targets.append(uncertainty_path(output))
+    existing = [str(t) for t in targets if t.exists()]
+    if existing:
+        msg = f"{' and '.join(existing)} {'exists' if len(existing) == 1 else 'exist'}; pass {how} to replace it."
+        raise FileExistsError(msg)
+
+
+def save_denoised(output, data, uncertainty=None, *, header=None, uncertainty_header=None, overwrite=False):
+    """
+    Write a denoised result, atomically: FITS (the uncertainty in an extension ``UNCERT``) or ``.npy``
+    (the uncertainty beside it, `uncertainty_path`).
+
+    Every file is written to a temporary name and renamed into place (`sunpy_enhance.io.atomic_write`), so
+    an interruption, an error or a full disk leaves the previous file (or none), never a partial one.
+
+    Parameters
+    ----------
+    output : `os.PathLike`
+        ``.npy`` or FITS (``.fits``, ``.fit``, ``.fts``, ``.fits.gz``).
+    data : `numpy.ndarray`
+    uncertainty : `numpy.ndarray`, optional
+    header, uncertainty_header : `astropy.io.fits.Header`, optional
+        FITS headers of the data and of the ``UNCERT`` extension.
+    overwrite : bool, optional
+        Replace existing files; without it nothing is written if any of them (the uncertainty file of a
+        ``.npy`` output included) exists.
+
+    Raises
+    ------
+    FileExistsError
+    """
+    from sunpy_enhance.io import atomic_write, save_fits_atomic
+
+    output = Path(output)
+    if not overwrite:
+        _refuse_existing(output, uncertainty is not None, "overwrite=True (--overwrite)")
+    if output.name.lower().endswith(".npy"):
+        if uncertainty is not None:
+            atomic_write(uncertainty_path(output), lambda tmp: np.save(tmp, uncertainty), overwrite=overwrite)
+        atomic_write(output, lambda tmp: np.save(tmp, data), overwrite=overwrite)
+        return output
+    from astropy.io import fits
+
+    hdus = [fits.PrimaryHDU(data, header=header)]
+    if uncertainty is not None:
+        hdus.append(fits.ImageHDU(uncertainty, header=uncertainty_header, name="UNCERT"))
+    return save_fits_atomic(fits.HDUList(hdus), output, overwrite=overwrite)
+
+
+def _write_cube(output, out, std, header, *, model, cycles, stokes, overwrite):
     from sunpy_enhance.version import __version__
 
     output = Path(output)
-    name = output.name.lower()
-    if name.endswith(".npy"):
-        np.save(output, out)
-        if std is not None:
-            np.save(output.with_name(output.name[:-4] + "_uncertainty.npy"), std)
+    if output.name.lower().endswith(".npy"):
+        save_denoised(output, out, std, overwrite=overwrite)
         return
     from astropy.io import fits
 
@@ -640,7 +698,4 @@ def _write_cube(output, out, std, header, *, model, cycles, stokes):
     hdr["DNSTOKES"] = (",".join(str(s) for s in stokes) if stokes is not None else "all", "denoised indices")
     hdr["DNVERS"] = f"sunpy-enhance {__version__}"
     hdr.add_history(f"Denoised with sunpy-enhance {__version__} model {net.name}.")
-    hdus = [fits.PrimaryHDU(out, header=hdr)]
-    if std is not None:
-        hdus.append(fits.ImageHDU(std, name="UNCERT"))
-    fits.HDUList(hdus).writeto(output, overwrite=True)
+    save_denoised(output, out, std, header=hdr, overwrite=overwrite)

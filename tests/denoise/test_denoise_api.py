@@ -320,3 +320,28 @@ def test_denoise_cube_errors(cube):
         denoise_cube(noisy[0, 0, 0])
     with pytest.raises(ValueError, match="True or False"):
         denoise_cube(noisy, uncertainty="components")
+
+
+def test_denoise_cube_write_is_atomic(cube, tmp_path, monkeypatch):
+    import errno
+
+    _, noisy = cube
+    output = tmp_path / "out.fits"
+    output.write_bytes(b"the previous result")
+
+    def writeto(self, fileobj, *args, **kwargs):  # a full disk halfway through
+        with open(fileobj, "wb") as f:
+            f.write(b"SIMPLE  =                    T")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fits.HDUList, "writeto", writeto)
+    with pytest.raises(OSError, match="No space"):
+        denoise_cube(noisy, noise=SIGMA, output=output, overwrite=True)
+    assert output.read_bytes() == b"the previous result"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.fits"]
+    # .npy outputs: the uncertainty beside it is not overwritten without overwrite=True
+    monkeypatch.undo()
+    np.save(tmp_path / "o_uncertainty.npy", np.zeros(2))
+    with pytest.raises(FileExistsError, match="o_uncertainty.npy"):
+        denoise_cube(noisy, noise=SIGMA, uncertainty=True, output=tmp_path / "o.npy")
+    assert not (tmp_path / "o.npy").exists()

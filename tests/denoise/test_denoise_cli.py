@@ -119,3 +119,52 @@ def test_train_denoiser_scene_groups_have_their_own_weights(tmp_path, capsys):
     assert main(base + ["--weights", "0.7", "0.3"]) == 0
     config = json.loads((tmp_path / "run" / "state.json").read_text())["config"]
     assert [s["name"] for s in config["sources"]] == [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]
+
+
+# -- writes: atomic, never over what exists without --overwrite -----------------------------------------
+def test_uncertainty_file_is_not_overwritten_without_overwrite(noisy, tmp_path, capsys):
+    np.save(tmp_path / "in.npy", noisy)
+    precious = tmp_path / "out_uncertainty.npy"
+    np.save(precious, np.arange(3.0))
+    status = main(["denoise", str(tmp_path / "in.npy"), str(tmp_path / "out.npy"), "--noise", str(SIGMA),
+                   "--uncertainty"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "out_uncertainty.npy exists" in err and "--overwrite" in err
+    np.testing.assert_array_equal(np.load(precious), np.arange(3.0))
+    assert not (tmp_path / "out.npy").exists()
+    # with --overwrite both are written
+    assert main(["denoise", str(tmp_path / "in.npy"), str(tmp_path / "out.npy"), "--noise", str(SIGMA),
+                 "--uncertainty", "--overwrite"]) == 0
+    assert np.load(precious).shape == noisy.shape
+
+
+def _failing_writeto(monkeypatch):
+    """Make astropy's writer fail halfway, as a full disk does: some bytes written, then an OSError."""
+    import errno
+
+    def writeto(self, fileobj, *args, **kwargs):
+        with open(fileobj, "wb") as f:
+            f.write(b"SIMPLE  =                    T" + b" " * 50)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fits.HDUList, "writeto", writeto)
+
+
+@pytest.mark.parametrize("kind", ["map", "array"])
+def test_failed_write_leaves_the_previous_output(noisy, tmp_path, capsys, monkeypatch, kind):
+    if kind == "map":
+        ref = SkyCoord(0 * u.arcsec, 0 * u.arcsec,
+                       frame=frames.Helioprojective(observer="earth", obstime="2020-01-01"))
+        header = sunpy.map.header_helper.make_fitswcs_header(noisy.shape, ref, scale=[0.06, 0.06] * u.arcsec / u.pix)
+        sunpy.map.Map(noisy, header).save(tmp_path / "in.fits")
+    else:
+        fits.writeto(tmp_path / "in.fits", noisy)
+    previous = tmp_path / "out.fits"
+    previous.write_bytes(b"the previous result")
+    _failing_writeto(monkeypatch)
+    status = main(["denoise", str(tmp_path / "in.fits"), str(previous), "--noise", str(SIGMA), "--overwrite"])
+    assert status == 1
+    assert "No space left" in capsys.readouterr().err
+    assert previous.read_bytes() == b"the previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fits", "out.fits"]  # no temporary left
