@@ -7,6 +7,13 @@ self-supervised denoising of polarimetric images and magnetograms with uncertain
 de la Cruz Rodríguez & Danilovic 2019, A&A 629, A99). JSOC download helpers live in `sunpy_enhance.net.jsoc`,
 Dask batch processing in `sunpy_enhance.batch`, diagnostics in `sunpy_enhance.diagnostics`.
 """
+import os
+
+# TensorFlow's C++ runtime logs start-up noise to stderr, e.g. "failed call to cuInit: CUDA error" on every
+# CPU-only run, at ERROR level (so level 2 does not hide it with TensorFlow 2.21): quiet unless the user set
+# the variable. Every module of the package is imported after this one, so this runs before TensorFlow loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 from sunpy_enhance.denoise import check_residual, denoise, denoise_cube, denoise_map
 from sunpy_enhance.enhance import enhance_array, enhance_map
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning, SunpyEnhanceWarning
