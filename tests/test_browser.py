@@ -308,6 +308,33 @@ def test_wrong_pixel_scale_is_refused_with_the_python_message(page, tmp_path):
     assert message == str(python_error.value)
 
 
+@pytest.mark.parametrize("case", ["magnetogram labelled continuum", "continuum labelled magnetogram", "no CRVAL"])
+def test_mislabelled_or_unpointed_data_are_refused_with_the_python_message(page, tmp_path, case):
+    import sunpy.map
+
+    from sunpy_enhance import enhance_map
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    if case == "no CRVAL":
+        smap = synthetic_hmi_map("continuum", shape=(48, 48))
+        meta = {k: v for k, v in smap.meta.items() if k not in ("crval1", "crval2")}
+    else:
+        data_kind, label = case.split(" labelled ")
+        smap = synthetic_hmi_map(data_kind, shape=(48, 48))
+        meta = dict(smap.meta)
+        meta.update(content="CONTINUUM INTENSITY" if label == "continuum" else "MAGNETOGRAM",
+                    bunit="DN/s" if label == "continuum" else "Mx/cm2")
+    path = tmp_path / "suspicious.fits"
+    sunpy.map.Map(smap.data, meta).save(path, overwrite=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError) as python_error:
+            enhance_map(sunpy.map.Map(path))
+    state, message = _run(page, path)
+    assert state == "error"
+    assert message == str(python_error.value)
+
+
 def test_corrupt_files_give_a_clear_message(page, tmp_path):
     junk = tmp_path / "not_fits.fits"
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 10_000, dtype=np.uint8).tobytes())

@@ -4,7 +4,7 @@
 import { imageHeader } from "./fits.js";
 import { backProject, fluxGain, hmiPsf, sharedFloat32 } from "./consistency.js";
 import {
-  addProvenance, checkHmiMap, classifyMap, EnhanceError, fillNan, finiteValues, limbDarkening,
+  addProvenance, checkHmiMap, checkPlausible, checkQuietSun, classifyMap, EnhanceError, fillNan, finiteValues, limbDarkening,
   limbDarkeningRemoved, mapWcs, muFromMap, quietSunLevel, refineHeader, tileSlices,
 } from "./science.js";
 
@@ -58,6 +58,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   checkHmiMap(meta, wcs, { allowNonHmi, allowAnyScale });
   kind = kind || classifyMap(meta);
   if (!KINDS.includes(kind)) throw new EnhanceError(`kind must be one of ('continuum', 'magnetogram'), not '${kind}'.`);
+  checkPlausible(data, kind);
   if (resolveModel) model = resolveModel(kind);
   if (model.kind !== kind) {
     throw new EnhanceError(`Model '${model.name}' is a '${model.kind}' model; a '${kind}' model is needed for these data.`);
@@ -100,6 +101,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
       ldApplied = true;
     }
     level = quietSunLevel(finiteValues(data));
+    checkQuietSun(level);
     const l32 = Math.fround(level);
     physical = data; // in place: data / 1.0, then / float32(level)
     for (let i = 0; i < physical.length; i++) physical[i] = physical[i] / l32;
@@ -185,8 +187,8 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     outHeader.set("ENHQSUN", level);
   }
   const rt = typeof runtime === "function" ? runtime() : runtime;
-  addProvenance(outHeader, `Enhance x2 deconvolution with model ${model.name} (float32); output in ${units}`
-    + (rt ? ` [in the browser: ${rt}]` : ""), version, {
+  addProvenance(outHeader, `Enhance x2 deconvolution with model ${model.name} (float32, ${rt || "onnxruntime-web"}); `
+    + `output in ${units}`, version, {
     ENHMODEL: String(model.name), ENHMDATE: String(model.created ?? ""), ENHUNIT: units.slice(0, 60),
   });
   return { out, width: w2, height: 2 * H, header: outHeader, kind, units, warnings, level, tiles: tiles.length, peakTile, stages };

@@ -44,6 +44,83 @@ export function classifyMap(meta) {
     + "pass kind='continuum' or kind='magnetogram'.");
 }
 
+/** Python's format(x, ".{p}g"). */
+export function pyG(x, p) {
+  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+  const [, e] = x.toExponential(p - 1).split("e");
+  const exp = Number(e);
+  const strip = (t) => (t.includes(".") ? t.replace(/0+$/, "").replace(/\.$/, "") : t);
+  if (exp < -4 || exp >= p) {
+    const [m] = x.toExponential(p - 1).split("e");
+    return `${strip(m)}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  }
+  return strip(x.toFixed(Math.max(0, p - 1 - exp)));
+}
+
+/** Python's format(x, ".0%"). */
+function pyPercent(x) {
+  return `${(x * 100).toFixed(0)}%`;
+}
+
+// -- hmi.check_plausible, check_quiet_sun, check_pointing ---------------------------------------------------------
+const MAGNETOGRAM_MEDIAN_LIMIT = 5000.0;
+
+/** Refuse data that cannot be what `kind` says (a mislabelled file), with the package's messages. */
+export function checkPlausible(data, kind) {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (Number.isFinite(data[i])) n++;
+  if (n === 0) return;
+  let values = new Float64Array(n);
+  for (let i = 0, k = 0; i < data.length; i++) if (Number.isFinite(data[i])) values[k++] = data[i];
+  if (values.length > 1000000) { // a full disk: a regular sample tells as well
+    const step = Math.floor(values.length / 1000000);
+    const sub = new Float64Array(Math.ceil(values.length / step));
+    for (let i = 0, k = 0; i < values.length; i += step, k++) sub[k] = values[i];
+    values = sub;
+  }
+  let min = Infinity, negatives = 0;
+  for (const v of values) { if (v < min) min = v; if (v < 0) negatives++; }
+  const med = median(Float64Array.from(values));
+  if (kind === "continuum") {
+    const negative = negatives / values.length;
+    const spread = median(values.map((v) => Math.abs(v - med)));
+    if (negative > 0.01 && Math.abs(med) <= 3 * spread) {
+      throw new EnhanceError("The data are labelled continuum intensity but their values are signed around zero "
+        + `(median ${pyG(med, 3)}, ${pyPercent(negative)} negative), as a magnetogram's are: check 'continuum: positive `
+        + "intensities' failed. If this is a magnetogram, pass kind='magnetogram' (or correct the "
+        + "file's CONTENT/BUNIT keywords).");
+    }
+    if (negative > 0.01 || med <= 0) {
+      throw new EnhanceError(`The data are labelled continuum intensity but ${pyPercent(negative)} of the values are `
+        + `negative (median ${pyG(med, 3)}): check 'continuum: positive intensities' failed. Continuum `
+        + "intensity cannot be negative: check the calibration (BZERO/BSCALE, a subtracted "
+        + "background), or pass kind='magnetogram' if this is a magnetogram.");
+    }
+  } else if (min > 0 && med > MAGNETOGRAM_MEDIAN_LIMIT) {
+    throw new EnhanceError(`The data are labelled a magnetogram but every value is positive with a median of ${pyG(med, 4)} `
+      + "(G): check 'magnetogram: a line-of-sight field' failed, no field is that strong over a whole "
+      + "field of view; these look like continuum intensities (DN/s). If so, pass kind='continuum' (or "
+      + "correct the file's CONTENT/BUNIT keywords).");
+  }
+}
+
+export function checkQuietSun(level) {
+  if (Number.isFinite(level) && level > 0) return;
+  throw new EnhanceError(`The quiet-Sun intensity estimated from the data is ${pyFloat(level)}, not positive: these are not `
+    + "continuum intensities. Check kind= and the calibration, or pass quiet_sun= explicitly.");
+}
+
+export function checkPointing(meta) {
+  const missing = ["crval1", "crval2"].filter((k) => !(k in meta)).map((k) => k.toUpperCase());
+  if (missing.length) {
+    throw new EnhanceError(`The map has no pointing: ${missing.join(" and ")} missing from its header, so where it lies on `
+      + "the disk (and so mu and the limb darkening) cannot be known; sunpy would silently assume disk "
+      + "centre. Restore the keywords from the original file (JSOC exports have them), or use "
+      + "enhance_array(..., mu=...) with mu computed otherwise.");
+  }
+}
+
 // -- the WCS (FITS WCS papers I and II; zenithal TAN, the projection of HMI images) ----------------------------
 const UNIT_TO_DEG = { deg: 1, arcsec: 1 / 3600, arcmin: 1 / 60, rad: 180 / Math.PI, mas: 1 / 3.6e6 };
 
@@ -136,6 +213,7 @@ const D2R = Math.PI / 180;
  */
 export function muFromMap(meta, wcs, width, height) {
   const warnings = [];
+  checkPointing(meta);
   if (wcs.projection !== "TAN") {
     throw new EnhanceError(`The map's projection ${wcs.projection || "(none)"} is not supported here (HMI images use TAN).`);
   }

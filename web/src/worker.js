@@ -116,7 +116,7 @@ async function enhance(msg) {
       const { s, flavour: f } = await session(chosenModel, options.backend ?? "auto");
       net = s; flavour = f;
       threads = f === "wasm" ? ort.env.wasm.numThreads : 0;
-      runtime = `onnxruntime-web ${ort.env.versions?.web ?? ""} ${f}${f === "wasm" ? `, ${threads} thread${threads > 1 ? "s" : ""}` : ""}`;
+      runtime = `onnxruntime-web ${ort.env.versions?.web ?? ""} ${f}${f === "wasm" ? ` with ${threads} thread${threads > 1 ? "s" : ""}` : ""} in the browser`;
     }
     return network(win, rows, cols);
   };
