@@ -115,10 +115,11 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   check();
   // network units
   const off = Math.fround(norm.offset), sc = Math.fround(norm.scale);
-  const netIn = new Float32Array(physical.length);
+  let netIn = new Float32Array(physical.length);
   for (let i = 0; i < netIn.length; i++) netIn[i] = (physical[i] - off) / sc;
   lap("normalisation");
-  const { filled, bad } = fillNan(netIn, W, H);
+  let { filled, bad } = fillNan(netIn, W, H);
+  netIn = null; // a full disk's arrays are 64 MB each: let them go as soon as they are used
   lap("fill");
   // tiles (tiling.apply_tiled): margin = receptive radius + 3, tiles whose core is all unused are skipped
   const margin = Math.trunc(model.receptive_radius ?? 13) + 3;
@@ -163,6 +164,8 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
       }
     }
   }
+  filled = null;
+  bad = null;
   for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] * sc) + off;
   check();
   lap("network");
