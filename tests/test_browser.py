@@ -272,6 +272,28 @@ def test_limb_cutout_matches_python(page, browser, tmp_path, kind):
     print(f"\nlimb {kind}: max |browser - Python| = {diff:.2e}")
 
 
+def test_impossible_values_are_missing_with_the_python_warning(page, browser, tmp_path):
+    """+-inf and |x| > 1e20 (e.g. an unapplied BLANK) are missing like NaN, with the package's one warning."""
+    from sunpy_enhance import SunpyEnhanceUserWarning
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    smap = synthetic_hmi_map("magnetogram", shape=(64, 80))
+    data = smap.data.copy()
+    data[5, 7], data[30, 40], data[50, 3] = np.inf, -np.inf, 3e25
+    path = tmp_path / "with_bad_pixels.fits"
+    from astropy.io import fits
+
+    fits.PrimaryHDU(data, header=fits.Header(smap.fits_header)).writeto(path)
+    state, message = _run(page, path)
+    assert state == "done", message
+    with pytest.warns(SunpyEnhanceUserWarning) as record:
+        reference = _python_reference(path)
+    python_warnings = [str(w.message) for w in record if "cannot be data" in str(w.message)]
+    assert python_warnings
+    assert python_warnings[0] in page.evaluate("document.getElementById('warnings').textContent")
+    _compare(_download(page, browser), reference, 0.5)
+
+
 def test_non_hmi_file_is_refused_with_the_python_message(page, tmp_path):
     import sunpy.map
 

@@ -5,7 +5,7 @@ import { imageHeader } from "./fits.js";
 import { backProject, fluxGain, hmiPsf, sharedFloat32 } from "./consistency.js";
 import {
   addProvenance, checkHmiMap, checkPlausible, checkQuietSun, classifyMap, EnhanceError, fillNan, finiteValues, limbDarkening,
-  limbDarkeningRemoved, mapWcs, muFromMap, quietSunLevel, refineHeader, tileSlices,
+  limbDarkeningRemoved, mapWcs, missingToNan, muFromMap, quietSunLevel, refineHeader, tileSlices,
 } from "./science.js";
 
 export const KINDS = ["continuum", "magnetogram"];
@@ -58,6 +58,8 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   checkHmiMap(meta, wcs, { allowNonHmi, allowAnyScale });
   kind = kind || classifyMap(meta);
   if (!KINDS.includes(kind)) throw new EnhanceError(`kind must be one of ('continuum', 'magnetogram'), not '${kind}'.`);
+  const missing = missingToNan(data);
+  if (missing) warnings.push(missing);
   checkPlausible(data, kind);
   if (resolveModel) model = resolveModel(kind);
   if (model.kind !== kind) {

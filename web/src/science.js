@@ -63,6 +63,31 @@ function pyPercent(x) {
   return `${(x * 100).toFixed(0)}%`;
 }
 
+// -- hmi.missing_to_nan -----------------------------------------------------------------------------------------
+export const IMPOSSIBLE_VALUE = 1e20;
+const INT32_BLANK = -2147483648;
+
+/**
+ * Set the values that cannot be data to NaN, in place: ±inf, |x| > 1e20 and the int32 BLANK -2147483648 (a
+ * BLANK that was not applied). Returns the package's warning counting them, or null.
+ */
+export function missingToNan(data) {
+  let pos = 0, neg = 0, absurd = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v === Infinity) pos++;
+    else if (v === -Infinity) neg++;
+    else if (Math.abs(v) > Math.fround(IMPOSSIBLE_VALUE) || v === INT32_BLANK) absurd++;
+    else continue;
+    data[i] = NaN;
+  }
+  const n = pos + neg + absurd;
+  if (!n) return null;
+  const parts = [[pos, "+inf"], [neg, "-inf"], [absurd, "|value| > 1e+20 or the int32 BLANK (an unapplied BLANK?)"]]
+    .filter(([k]) => k).map(([k, what]) => `${k} ${what}`).join(", ");
+  return `${n} pixel${n > 1 ? "s" : ""} cannot be data (${parts}): treated as missing, like NaN (left out, NaN in the output).`;
+}
+
 // -- hmi.check_plausible, check_quiet_sun, check_pointing ---------------------------------------------------------
 const MAGNETOGRAM_MEDIAN_LIMIT = 5000.0;
 
