@@ -172,3 +172,23 @@ sphinx_gallery_conf = {
 
 # -- Local extension settings -----------------------------------------------------------------------
 sunpy_enhance_repo_root = str(ROOT)
+
+
+# -- "Try it in your browser" (docs/browser.rst): the page built in web/dist ----------------------------------
+def _copy_browser_page(app, exception):
+    """Copy web/dist (cd web && npm ci && npm run build) into the built site as browser/."""
+    import shutil
+
+    from sphinx.util import logging
+
+    if exception is not None or app.builder.format != "html":
+        return
+    dist = ROOT / "web" / "dist"
+    if (dist / "index.html").is_file():
+        shutil.copytree(dist, Path(app.outdir) / "browser", dirs_exist_ok=True)
+    else:
+        logging.getLogger(__name__).info("web/dist is not built: the browser page's link leads nowhere")
+
+
+def setup(app):
+    app.connect("build-finished", _copy_browser_page)
