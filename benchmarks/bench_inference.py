@@ -16,6 +16,13 @@ Prints tables (and writes JSON with ``--json``):
    header), with the default tile size and tiles of 1024, 512 and 256 pixels, against one bare model call
    on the whole image.
 
+The reference here is the framework's own matrix product, which can be far below what the machine can do
+(TensorFlow reached 89 GFLOP/s where numpy's OpenBLAS reached 189 on a 2-core AVX2 CPU): for the truth
+about an engine, use ``benchmarks/bench_engines.py``, whose reference is the best float32 GEMM of the
+machine and which compares the inference engines (ONNX Runtime, TensorFlow, Keras on JAX). This script
+times the engine ``"auto"`` picks for each precision; bfloat16 is measured even where the CPU only
+emulates it (``SUNPY_ENHANCE_EMULATE_BFLOAT16=1``).
+
 The network's FLOPs are counted from the architecture of the model (its convolution kernels, at the input
 resolution before the ×2 upsampling and at four times as many pixels after it; element-wise layers are
 not counted): about 1.1 MFLOP per input pixel for the published network.
@@ -45,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("SUNPY_ENHANCE_EMULATE_BFLOAT16", "1")  # measure bfloat16 also where it is emulated
 
 MATMUL_N = 4096
 

@@ -6,7 +6,8 @@ cluster, one task per file. Each worker process loads a model once (`sunpy_enhan
 caches it per process) and keeps it for all the files it gets; each output is written atomically, with
 its provenance, by the worker that made it. A file that fails is tried again (``retries`` times) and
 then reported; it never stops the other files. Files whose output is already complete are skipped, so
-an interrupted batch is resumed by running the same call again.
+an interrupted batch is resumed by running the same call again; they are recognised before any cluster
+is started, so a re-run with nothing left to do starts no workers and loads no model.
 
 Without a ``client`` a `distributed.LocalCluster` sized to the machine is started for the call and shut
 down afterwards. To use several machines, start a scheduler and workers there (``dask scheduler``,
@@ -15,13 +16,15 @@ then be on a file system all workers see under the same path.
 """
 import logging
 import os
+import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from sunpy_enhance.files import EnhanceReport, FileRecord, enhance_or_record
+from sunpy_enhance.files import EnhanceReport, FileRecord, enhance_or_record, existing_output
+from sunpy_enhance.models import THREADS_ENV
 
 __all__ = ["default_workers", "enhance_batch", "local_client"]
 
@@ -34,7 +37,7 @@ WORKER_MEMORY = 5.0e9
 #: How long to wait for a scheduler given by address.
 CONNECT_TIMEOUT = "30s"
 
-# The TensorFlow thread counts this process was configured with by `_configure_threads`.
+# The inference thread count this process was configured with by `_configure_threads`.
 _THREADS = None
 
 
@@ -70,7 +73,8 @@ def _local_threads(n_workers):
 
 def _thread_environment(intra_op_threads):
     n = str(int(intra_op_threads))
-    return {"TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": n}
+    # ONNX Runtime sessions (sunpy_enhance.models) read THREADS_ENV; TensorFlow reads its own variables
+    return {THREADS_ENV: n, "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": n}
 
 
 def local_client(n_workers=None, *, intra_op_threads=None, **cluster_kwargs):
@@ -111,25 +115,27 @@ def local_client(n_workers=None, *, intra_op_threads=None, **cluster_kwargs):
 
 
 def _configure_threads(intra_op_threads):
-    """Set TensorFlow's thread pools in this (worker) process, if TensorFlow has not started yet."""
+    """
+    Set the inference threads of this (worker) process: the environment read by ONNX Runtime sessions
+    and by TensorFlow when they start, and TensorFlow's pools if it already runs. Does not import
+    TensorFlow (a worker that only skips files, or runs ONNX Runtime, never needs it).
+    """
     global _THREADS
     if intra_op_threads is None or _THREADS == intra_op_threads:
         return
-    try:
-        import tensorflow as tf
-    except ImportError:  # Keras on another backend (e.g. JAX on a GPU machine): nothing to set
-        _THREADS = intra_op_threads
-        return
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # the runtime is already initialised (an earlier batch in this worker): keep it
-        log.debug("TensorFlow threads already set in this process; keeping them")
+    os.environ.update(_thread_environment(intra_op_threads))
+    if sys.modules.get("tensorflow") is not None:
+        tf = sys.modules["tensorflow"]
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(intra_op_threads))
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # the runtime is already initialised (an earlier batch in this worker): keep it
+            log.debug("TensorFlow threads already set in this process; keeping them")
     _THREADS = intra_op_threads
 
 
 class _TensorFlowThreads(WorkerPlugin):
-    """Dask worker plugin: set TensorFlow's thread pools when a worker starts (before any model runs)."""
+    """Dask worker plugin: set the inference threads when a worker starts (before any model runs)."""
 
     def __init__(self, intra_op_threads):
         self.intra_op_threads = int(intra_op_threads)
@@ -223,7 +229,10 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
     -----
     * Each worker process loads a given model once and reuses it for every file it receives. Workers
       run one file at a time (one thread each); the cores of a machine are shared out between its
-      workers as TensorFlow threads (``intra_op_threads``).
+      workers as inference threads (``intra_op_threads``: ONNX Runtime or TensorFlow).
+    * Files whose complete output is already there are recognised here first (from the output's FITS
+      headers) and reported as skipped without a task; a cluster is started (or contacted) only when
+      files are left to enhance, and a local one gets no more workers than files.
     * Paths are made absolute before they are sent. On a multi-machine cluster they must name the same
       files on every worker (a shared file system mounted at the same place).
     * The outputs are identical to those of the serial `sunpy_enhance.files.enhance_files`: the same
@@ -247,17 +256,33 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
     records = [None] * len(paths)
     if not paths:
         return EnhanceReport()
-    if client is None and intra_op_threads is None:  # our local cluster: share the cores out
-        n_workers = default_workers() if n_workers is None else int(n_workers)
-        intra_op_threads = _local_threads(n_workers)
-    client, owned = _connect(client, n_workers, intra_op_threads)
     bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(paths), desc="files", unit="file")
+    todo = []
+    for index, path in enumerate(paths):  # files already done need no worker (and no model)
+        done = None if overwrite else existing_output(path, output_dir)
+        if done is None:
+            todo.append(index)
+            continue
+        records[index] = FileRecord(str(path), str(done), "skipped", "output already exists")
+        if bar is not None:
+            bar.update(1)
+        if callback is not None:
+            callback(records[index])
+    if not todo:
+        if bar is not None:
+            bar.close()
+        return EnhanceReport(records)
+    if client is None:  # our local cluster: no more workers than files, the cores shared out among them
+        n_workers = min(default_workers() if n_workers is None else int(n_workers), len(todo))
+        if intra_op_threads is None:
+            intra_op_threads = _local_threads(n_workers)
+    client, owned = _connect(client, n_workers, intra_op_threads)
     pending = {}
     try:
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(paths), desc="files", unit="file")
 
         def submit(index, attempt):
             future = client.submit(_task, os.path.abspath(paths[index]), output_dir, overwrite, enhance_kwargs,
@@ -266,7 +291,7 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
             pending[future] = (index, attempt)
             return future
 
-        queue = as_completed([submit(i, 1) for i in range(len(paths))])
+        queue = as_completed([submit(i, 1) for i in todo])
         for future in queue:
             index, attempt = pending.pop(future)
             try:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["EnhanceReport", "FileRecord", "enhance_file", "enhance_files", "output_path"]
+__all__ = ["EnhanceReport", "FileRecord", "enhance_file", "enhance_files", "existing_output", "output_path"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,31 @@ def output_path(path, output_dir):
     return Path(output_dir) / f"{name}.enhanced.fits"
 
 
+def existing_output(path, output_dir):
+    """
+    The complete output of ``path`` in ``output_dir`` when there is one, else None.
+
+    Reads only the output's FITS headers (`sunpy_enhance.net.download.verify_file`): cheap, no model is
+    loaded. A truncated output (an interrupted write from before outputs were written atomically, a
+    full disk) does not count.
+
+    Returns
+    -------
+    `pathlib.Path` or None
+    """
+    from sunpy_enhance.net.download import CorruptFileError, verify_file
+
+    target = output_path(path, output_dir)
+    if not target.exists():
+        return None
+    try:
+        verify_file(target)
+    except CorruptFileError as exc:
+        log.info("redoing %s: the existing output is incomplete (%s)", target, exc)
+        return None
+    return target
+
+
 def _read_map(path):
     import sunpy.map
 
@@ -176,21 +201,15 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     This function only depends on its arguments and the file system, so it can be sent to a worker
     process (e.g. with Dask); `enhance_files` is a loop over it.
     """
-    from sunpy_enhance.enhance.api import enhance_map
-    from sunpy_enhance.header import add_provenance
-    from sunpy_enhance.io import save_map_atomic
-    from sunpy_enhance.net.download import CorruptFileError, verify_file
-
     started = time.perf_counter()
     path = Path(path)
     target = output_path(path, output_dir)
-    if target.exists() and not overwrite:
-        try:
-            verify_file(target)
-        except CorruptFileError as exc:
-            log.info("redoing %s: the existing output is incomplete (%s)", target, exc)
-        else:
-            return FileRecord(str(path), str(target), "skipped", "output already exists")
+    if not overwrite and existing_output(path, output_dir) is not None:  # skipped: no model is loaded
+        return FileRecord(str(path), str(target), "skipped", "output already exists")
+    from sunpy_enhance.enhance.api import enhance_map
+    from sunpy_enhance.header import add_provenance
+    from sunpy_enhance.io import save_map_atomic
+
     smap = _read_map(path)
     enhanced = enhance_map(smap, **enhance_kwargs)
     meta = enhanced.meta  # a new map made by enhance_map: ours to annotate

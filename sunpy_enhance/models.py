@@ -7,34 +7,63 @@ A model is a directory holding
   ``(batch, height, width, channels)`` float32 tensor;
 * ``model.weights.h5`` — the same weights for rebuilding the Keras model on any Keras backend
   (JAX on GPUs without TensorFlow) or at another precision (bfloat16);
+* ``model.onnx`` — the same float32 network in ONNX (opset 17, converted from the Keras model by tf2onnx and
+  checked with ONNX Runtime when the model is exported), run by ONNX Runtime: the fastest engine on CPUs;
 * ``card.json`` — the model card: architecture, training data, PSF, normalisation, training steps,
   hardware, validation metrics.
 
-Bundled models live in ``sunpy_enhance/data/models/<name>/``. Each is loaded once per process.
+Bundled models live in ``sunpy_enhance/data/models/<name>/``. Each is loaded once per process and
+engine (`load_model`), which picks the inference engine (ONNX Runtime, TensorFlow or Keras on JAX) and
+the arithmetic (bfloat16 only where the hardware has it) for the machine.
 """
 import functools
 import importlib
+import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 __all__ = [
+    "EMULATE_BFLOAT16_ENV",
+    "ENGINES",
     "MODELS_DIR",
+    "ONNX_OPSET",
+    "THREADS_ENV",
     "LoadedModel",
     "available_models",
     "build_from_card",
     "export_model",
+    "export_onnx",
+    "inference_threads",
     "load_model",
     "model_directory",
+    "native_bfloat16",
     "read_card",
+    "resolve_engine",
 ]
 
 #: Where the bundled models are installed.
 MODELS_DIR = Path(__file__).parent / "data" / "models"
+
+#: Inference engines `load_model` accepts; ``"auto"`` picks one for the machine (see `resolve_engine`).
+ENGINES = ("auto", "onnxruntime", "tensorflow", "jax")
+
+#: ONNX opset of the exported ``model.onnx``.
+ONNX_OPSET = 17
+
+_ONNX_FILE = "model.onnx"
+_PRECISIONS = ("float32", "bfloat16")
+#: The fixed input on which an export compares ONNX Runtime with Keras (recorded in the card).
+_ONNX_TEST_INPUT = "1 x 64 x 64 x channels, 0.1 x standard normal from numpy.random.default_rng(0), float32"
+#: Environment variable that lets bfloat16 run where the hardware only emulates it (accuracy studies, tests).
+EMULATE_BFLOAT16_ENV = "SUNPY_ENHANCE_EMULATE_BFLOAT16"
+#: Environment variable with the threads of one inference (set by `sunpy_enhance.batch` for its workers).
+THREADS_ENV = "SUNPY_ENHANCE_THREADS"
 
 # Architecture names used in model cards, and the functions that build them.
 _BUILDERS = {
@@ -135,7 +164,7 @@ def build_from_card(card, *, dtype="float32"):
 
 def export_model(model, directory, card, *, overwrite=False):
     """
-    Write a trained Keras model as SavedModel + Keras weights + model card, atomically.
+    Write a trained Keras model as SavedModel + Keras weights + ONNX + model card, atomically.
 
     Parameters
     ----------
@@ -144,13 +173,21 @@ def export_model(model, directory, card, *, overwrite=False):
     directory : `os.PathLike`
         Destination; created. The model is written to a temporary sibling first and renamed into place.
     card : dict
-        Model card; ``"architecture"`` is required. ``"parameters"`` is filled in.
+        Model card; ``"architecture"`` is required. ``"parameters"`` is filled in, and ``"onnx"`` (see
+        `export_onnx`) when the ONNX file is written.
     overwrite : bool, optional
         Replace an existing directory.
 
     Returns
     -------
     `pathlib.Path`
+
+    Notes
+    -----
+    The SavedModel and ``model.onnx`` need Keras on its TensorFlow backend (and tf2onnx for the ONNX file);
+    on another backend (JAX) only the weights and the card are written. Add the ONNX file later, on a
+    machine with TensorFlow, with `export_onnx` (``sunpy-enhance export-onnx DIR``), which runs the same
+    conversion and check.
     """
     import keras
 
@@ -169,6 +206,17 @@ def export_model(model, directory, card, *, overwrite=False):
         float_model.save_weights(tmp / "model.weights.h5")
         if keras.backend.backend() == "tensorflow":
             float_model.export(str(tmp / "saved_model"), format="tf_saved_model", verbose=False)
+            if importlib.util.find_spec("tf2onnx") is None:
+                from sunpy_enhance.exceptions import warn_user
+
+                warn_user(f"tf2onnx is not installed: {directory} gets no {_ONNX_FILE} (ONNX Runtime, the fastest "
+                          "engine on CPUs, cannot run it). Install tf2onnx and onnx, then run "
+                          f"'sunpy-enhance export-onnx {directory}'.")
+                card.pop("onnx", None)
+            else:
+                card["onnx"] = _write_onnx(float_model, tmp)
+        else:
+            card.pop("onnx", None)
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
         if directory.exists():
             shutil.rmtree(directory)
@@ -179,11 +227,136 @@ def export_model(model, directory, card, *, overwrite=False):
     return directory
 
 
+def _onnx_test_input(channels):
+    return (0.1 * np.random.default_rng(0).standard_normal((1, 64, 64, channels))).astype(np.float32)
+
+
+def _onnx_difference(path, float_model, x):
+    """Largest |ONNX Runtime - Keras| on ``x``, or None when an output's shape differs."""
+    import keras
+    import onnxruntime
+
+    reference = [np.asarray(v, dtype=np.float32) for v in keras.tree.flatten(float_model(x, training=False))]
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: x})
+    if [o.shape for o in outputs] != [r.shape for r in reference]:
+        return None, 1.0
+    scale = max(1.0, *(float(np.max(np.abs(r))) for r in reference))
+    return max(float(np.max(np.abs(o - r))) for o, r in zip(outputs, reference, strict=True)), scale
+
+
+def _write_onnx(float_model, directory, attempts=5):
+    """
+    Convert a float32 Keras model (TensorFlow backend) to ``directory/model.onnx``, check it with ONNX
+    Runtime against Keras on a fixed input, and return the card's ``"onnx"`` record.
+
+    tf2onnx 1.17's graph optimiser is not deterministic: now and then it drops the final Squeeze of the
+    Enhance network, so that the output gains an axis. Every conversion is therefore checked on two
+    inputs (the fixed 1 × 64 × 64 one and a 2 × 40 × 52 one: dynamic batch and non-square sizes) for
+    shapes and values, and converted again when it fails, up to ``attempts`` times.
+    """
+    import keras
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+
+    channels = int(float_model.inputs[0].shape[-1])
+    spec = (tf.TensorSpec((None, None, None, channels), tf.float32, name=float_model.inputs[0].name),)
+    path = Path(directory) / _ONNX_FILE
+    tmp = path.with_name(f".{path.name}.part")
+    x = _onnx_test_input(channels)
+    other = (0.1 * np.random.default_rng(1).standard_normal((2, 40, 52, channels))).astype(np.float32)
+    for _ in range(attempts):
+        proto, _ = tf2onnx.convert.from_keras(float_model, input_signature=spec, opset=ONNX_OPSET)
+        for value in (*proto.graph.input, *proto.graph.output):  # name the dynamic axes
+            for dim, label in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width")):
+                if not dim.HasField("dim_value"):
+                    dim.dim_param = label
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+        difference, scale = _onnx_difference(tmp, float_model, x)
+        second, _ = _onnx_difference(tmp, float_model, other)
+        if difference is not None and second is not None and difference <= 1e-4 * scale and second <= 1e-4 * scale:
+            break  # (NaN fails both comparisons)
+    else:
+        tmp.unlink()
+        msg = (f"The ONNX conversion of {directory} differs from the Keras model (output shape or values) on the "
+               f"test inputs in {attempts} attempts (tf2onnx {tf2onnx.__version__}, onnxruntime "
+               f"{onnxruntime.__version__}); not written.")
+        raise RuntimeError(msg)
+    os.replace(tmp, path)
+    record = {"file": _ONNX_FILE, "opset": ONNX_OPSET, "converter": f"tf2onnx {tf2onnx.__version__}",
+              "onnxruntime_checked": onnxruntime.__version__, "max_abs_difference_to_keras": difference,
+              "test_input": _ONNX_TEST_INPUT,
+              "input": f"NHWC float32 (batch, height, width, {channels}); batch, height and width dynamic"}
+    if any(isinstance(layer, keras.layers.Dropout) for layer in float_model.layers):
+        record["note"] = ("inference mode: dropout inactive; Monte-Carlo dropout samples need the Keras model "
+                          "(model.weights.h5)")
+    return record
+
+
+def export_onnx(model):
+    """
+    Write ``model.onnx`` for an exported model from its Keras weights and record it in the model card.
+
+    The conversion and check are those of `export_model` (which calls the same code when a model is
+    trained or re-exported): tf2onnx, opset `ONNX_OPSET`, dynamic batch, height and width, float32 NHWC
+    input; the ONNX model is run with ONNX Runtime on a fixed 64 × 64 input and compared with the Keras
+    model. The card's ``"onnx"`` record holds the file, opset, converter and ONNX Runtime versions and the
+    largest absolute difference (network units). Nothing else in the directory changes.
+
+    Parameters
+    ----------
+    model : str or `os.PathLike`
+        Bundled model name or model directory (with ``card.json`` and ``model.weights.h5``).
+
+    Returns
+    -------
+    dict
+        The ``"onnx"`` record of the card.
+
+    Raises
+    ------
+    RuntimeError
+        If the ONNX model differs from the Keras model by more than 1e-4 (relative to the output's size).
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        msg = f"ONNX export needs Keras on its TensorFlow backend, not {keras.backend.backend()!r}."
+        raise RuntimeError(msg)
+    directory = model_directory(model)
+    card = read_card(directory)
+    float_model = build_from_card(card, dtype="float32")
+    float_model.load_weights(directory / "model.weights.h5")
+    card["onnx"] = _write_onnx(float_model, directory)
+    tmp = directory / ".card.json.part"
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, directory / "card.json")
+    _load.cache_clear()
+    return card["onnx"]
+
+
 class LoadedModel:
     """
     A model ready for inference: its card and a function from a batch of images to a batch of outputs.
 
-    Use `load_model` to get one (cached per process).
+    Use `load_model` to get one (cached per process; it chooses the engine and precision for the machine).
+    Every engine has the same call interface and gives the same result to ~1e-5 (network units).
+
+    Parameters
+    ----------
+    directory : `os.PathLike`
+        Model directory.
+    precision : {"float32", "bfloat16"}
+        Arithmetic of the hidden layers, used as given (`load_model` checks it against the hardware).
+    engine : {"onnxruntime", "tensorflow", "jax"}
+        ``"onnxruntime"``: ``model.onnx`` in an ONNX Runtime session (float32 only); ``"tensorflow"``: the
+        SavedModel (float32) or the Keras model as one TensorFlow graph; ``"jax"``: the Keras model as one
+        ``jax.jit`` function (needs Keras on its JAX backend).
+    gpu : bool, optional
+        ONNX Runtime: use its CUDA provider (the other engines place work on their own devices).
 
     Attributes
     ----------
@@ -192,38 +365,95 @@ class LoadedModel:
     directory : `pathlib.Path`
     precision : str
         ``"float32"`` or ``"bfloat16"``.
+    engine : str
+        ``"onnxruntime"``, ``"tensorflow"`` or ``"jax"``.
+    keras_model : `keras.Model` or None
+        The Keras model when the engine runs one (not for ONNX Runtime and the TensorFlow SavedModel).
     """
 
-    def __init__(self, directory, precision="float32"):
-        import keras
-
-        if precision not in ("float32", "bfloat16"):
+    def __init__(self, directory, precision="float32", engine="tensorflow", *, gpu=False):
+        if precision not in _PRECISIONS:
             msg = f"precision must be 'float32' or 'bfloat16', not {precision!r}."
+            raise ValueError(msg)
+        if engine not in ENGINES[1:]:
+            msg = f"engine must be one of {', '.join(map(repr, ENGINES[1:]))} here, not {engine!r}."
             raise ValueError(msg)
         self.directory = Path(directory)
         self.card = read_card(self.directory)
         self.precision = precision
+        self.engine = engine
+        self.keras_model = None
+        self._gpu = bool(gpu)
+        if engine == "onnxruntime":
+            self._init_onnxruntime()
+        elif engine == "tensorflow":
+            self._init_tensorflow()
+        else:
+            self._init_jax()
+
+    def _init_onnxruntime(self):
+        if self.precision != "float32":
+            msg = ("engine='onnxruntime' runs the float32 model.onnx; use precision='float32', or engine='tensorflow' "
+                   "or 'jax' for bfloat16.")
+            raise ValueError(msg)
+        path = self.directory / _ONNX_FILE
+        if not path.is_file():
+            msg = (f"{self.directory} has no {_ONNX_FILE} for engine='onnxruntime'; write it with "
+                   f"'sunpy-enhance export-onnx {self.directory}' or use engine='tensorflow'.")
+            raise ValueError(msg)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = inference_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if self._gpu else ["CPUExecutionProvider"]
+        self._session = ort.InferenceSession(str(path), options, providers=providers)
+        self._input_name = self._session.get_inputs()[0].name
+        self._call = self._onnx_call
+
+    def _onnx_call(self, batch):
+        return self._session.run(None, {self._input_name: batch})[0]
+
+    def _init_tensorflow(self):
+        import keras
+
         saved = self.directory / "saved_model"
-        if precision == "float32" and keras.backend.backend() == "tensorflow" and saved.is_dir():
+        if self.precision == "float32" and saved.is_dir():
             import tensorflow as tf
 
             self._saved = tf.saved_model.load(str(saved))
             self._call = self._saved.serve
-            self.keras_model = None
-        else:
-            dtype = "mixed_bfloat16" if precision == "bfloat16" else "float32"
-            self.keras_model = build_from_card(self.card, dtype=dtype)
-            self.keras_model.load_weights(self.directory / "model.weights.h5")
-            self._call = self._keras_call
-            if keras.backend.backend() == "jax":
-                self._call = self._jax_function()
-            elif keras.backend.backend() == "tensorflow":
-                import tensorflow as tf
+            return
+        if keras.backend.backend() != "tensorflow":
+            msg = (f"engine='tensorflow' in {self.precision} needs Keras on its TensorFlow backend; this process runs "
+                   f"Keras on {keras.backend.backend()!r}.")
+            raise ValueError(msg)
+        import tensorflow as tf
 
-                # one graph instead of layer-by-layer execution: TensorFlow then fuses convolutions, bias
-                # and activations (oneDNN); in bfloat16 on a 2-core AVX-512 CPU 1.3x faster, half the memory
-                spec = tf.TensorSpec([None, None, None, None], tf.float32)
-                self._call = tf.function(self._keras_call, input_signature=[spec])
+        self._build_keras()
+        # one graph instead of layer-by-layer execution: TensorFlow then fuses convolutions, bias
+        # and activations (oneDNN); in bfloat16 on a 2-core AVX-512 CPU 1.3x faster, half the memory
+        spec = tf.TensorSpec([None, None, None, None], tf.float32)
+        self._call = tf.function(self._keras_call, input_signature=[spec])
+
+    def _init_jax(self):
+        if "keras" not in sys.modules and not _installed("tensorflow"):
+            os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras
+
+        if keras.backend.backend() != "jax":
+            msg = (f"engine='jax' needs Keras on its JAX backend (set KERAS_BACKEND=jax before Python imports "
+                   f"keras); this process runs Keras on {keras.backend.backend()!r}.")
+            raise ValueError(msg)
+        self._build_keras()
+        self._call = self._jax_function()
+
+    def _build_keras(self):
+        dtype = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
+        self.keras_model = build_from_card(self.card, dtype=dtype)
+        self.keras_model.load_weights(self.directory / "model.weights.h5")
 
     def _keras_call(self, batch):
         return self.keras_model(batch, training=False)
@@ -235,10 +465,13 @@ class LoadedModel:
         model = self.keras_model
         trainable = [v.value for v in model.trainable_variables]
         frozen = [v.value for v in model.non_trainable_variables]
+        # float32 means float32: no TF32 tensor-core products on recent NVIDIA GPUs (~1e-3 relative error)
+        precision = "highest" if self.precision == "float32" else "default"
 
         @jax.jit
         def forward(batch):
-            out, _ = model.stateless_call(trainable, frozen, batch, training=False)
+            with jax.default_matmul_precision(precision):
+                out, _ = model.stateless_call(trainable, frozen, batch, training=False)
             return out
 
         return forward
@@ -248,19 +481,19 @@ class LoadedModel:
         Free memory (bytes) of the GPU this model runs on, or None when it runs on the CPU.
 
         Used to send several tiles to a GPU at once (``sunpy_enhance.tiling.tiles_per_batch``). With
-        TensorFlow the total comes from ``nvidia-smi`` when it is on the PATH (TensorFlow does not report
-        it); otherwise 8 GB are assumed.
+        TensorFlow and ONNX Runtime the total comes from ``nvidia-smi`` when it is on the PATH (they do not
+        report it); otherwise 8 GB are assumed.
 
         Parameters
         ----------
         device : {"cpu", "gpu"}, optional
             The device forced by the caller, if any.
         """
-        import keras
-
         if device == "cpu":
             return None
-        if keras.backend.backend() == "jax":
+        if self.engine == "onnxruntime":
+            return (_nvidia_free_memory() or 8e9) if self._gpu else None
+        if self.engine == "jax":
             import jax
 
             dev = jax.devices()[0]
@@ -292,7 +525,7 @@ class LoadedModel:
         return np.asarray(out, dtype=np.float32)
 
     def __repr__(self):
-        return f"<LoadedModel {self.card.get('name', self.directory.name)!r} ({self.precision})>"
+        return f"<LoadedModel {self.card.get('name', self.directory.name)!r} ({self.precision}, {self.engine})>"
 
 
 def _nvidia_free_memory():
@@ -308,23 +541,235 @@ def _nvidia_free_memory():
 
 
 @functools.lru_cache(maxsize=16)
-def _load(directory, precision):
-    return LoadedModel(directory, precision)
+def _load(directory, precision, engine, gpu):
+    return LoadedModel(directory, precision, engine, gpu=gpu)
 
 
-def load_model(model, *, precision="float32"):
+# ------------------------------------------------------------------------------------------------ hardware
+def _installed(module):
+    if module in sys.modules:  # None there means "not importable"
+        return sys.modules[module] is not None
+    return importlib.util.find_spec(module) is not None
+
+
+def inference_threads():
     """
-    Load a bundled or exported model once per process.
+    Threads one inference may use: ``$SUNPY_ENHANCE_THREADS`` when set (`sunpy_enhance.batch` sets it for its
+    workers), otherwise every core this process may run on.
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_flags():
+    """The CPU's feature flags from /proc/cpuinfo (x86 ``flags``, Arm ``Features``); empty elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def _gpu_visible():
+    """Whether an NVIDIA GPU is visible to this process, found without starting TensorFlow or JAX."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    if sys.modules.get("tensorflow") is not None:
+        return bool(sys.modules["tensorflow"].config.list_physical_devices("GPU"))
+    nvidia = Path("/proc/driver/nvidia/gpus")
+    return Path("/dev/nvidia0").exists() or (nvidia.is_dir() and any(nvidia.iterdir()))
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_compute_capability():
+    """Compute capability of the first NVIDIA GPU (e.g. 9.0), or None when it cannot be told."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader", "-i", "0"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return float(out.split()[0])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        pass
+    if sys.modules.get("tensorflow") is not None:
+        tf = sys.modules["tensorflow"]
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+            if capability:
+                return capability[0] + capability[1] / 10
+    return None
+
+
+def native_bfloat16(gpu=False):
+    """
+    Whether the hardware computes in bfloat16 natively, so that ``precision="bfloat16"`` can be faster.
+
+    CPUs: the flags ``avx512_bf16`` or ``amx_bf16`` (x86) or ``bf16`` (Arm) in /proc/cpuinfo. NVIDIA GPUs:
+    compute capability 8.0 or more (Ampere and later). Elsewhere bfloat16 is emulated and slower than
+    float32 (0.84-0.93x measured on a 2-core AVX2 CPU). Setting ``SUNPY_ENHANCE_EMULATE_BFLOAT16=1`` makes
+    this return True everywhere (to study bfloat16's accuracy on any machine, and for tests).
+
+    Parameters
+    ----------
+    gpu : bool, optional
+        Ask about the GPU instead of the CPU.
+
+    Returns
+    -------
+    bool
+    """
+    if os.environ.get(EMULATE_BFLOAT16_ENV, "").strip() not in ("", "0"):
+        return True
+    if gpu:
+        capability = _gpu_compute_capability()
+        return capability is not None and capability >= 8.0
+    return bool({"avx512_bf16", "amx_bf16", "bf16"} & _cpu_flags())
+
+
+_WARNED = set()
+
+
+def _hardware_precision(precision, gpu):
+    """``precision``, or float32 (with one warning per process) for bfloat16 on hardware without it."""
+    if precision not in _PRECISIONS:
+        msg = f"precision must be 'float32' or 'bfloat16', not {precision!r}."
+        raise ValueError(msg)
+    if precision == "float32" or native_bfloat16(gpu):
+        return precision
+    where = "GPU" if gpu else "CPU"
+    if where not in _WARNED:
+        _WARNED.add(where)
+        from sunpy_enhance.exceptions import warn_user
+
+        warn_user(f"precision='bfloat16' was asked for, but this {where} has no native bfloat16 arithmetic "
+                  f"({'compute capability 8.0 or more' if gpu else 'AVX-512 BF16, AMX or Arm BF16'}), where it "
+                  "would be emulated and slower than float32: running in float32 instead. Set "
+                  f"{EMULATE_BFLOAT16_ENV}=1 to run emulated bfloat16 anyway (e.g. to study its accuracy).")
+    return "float32"
+
+
+def _keras_backend():
+    """The Keras backend of this process, found without importing Keras when it is not imported yet."""
+    if sys.modules.get("keras") is not None:
+        return sys.modules["keras"].backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow" if _installed("tensorflow") else "jax"
+
+
+def _onnxruntime_cuda():
+    if not _installed("onnxruntime"):
+        return False
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def _check_engine(engine):
+    if engine not in ENGINES:
+        msg = f"engine must be one of {', '.join(map(repr, ENGINES))}, not {engine!r}."
+        raise ValueError(msg)
+
+
+def resolve_engine(engine, model, *, precision="float32", device=None):
+    """
+    The inference engine `load_model` uses for ``engine``: itself, or for ``"auto"`` the best one here.
+
+    ``"auto"`` chooses, in this order:
+
+    * on a GPU (``device`` not ``"cpu"`` and an NVIDIA GPU visible): ONNX Runtime's CUDA provider when it
+      is installed (onnxruntime-gpu), the model has ``model.onnx`` and the precision is float32; otherwise
+      Keras on JAX when Keras runs on JAX in this process or TensorFlow is not installed; otherwise
+      TensorFlow;
+    * on a CPU: ONNX Runtime when the model has ``model.onnx`` and the precision is float32 (the fastest
+      CPU engine: 1.5x TensorFlow on a 2-core AVX2 CPU, see the performance page); otherwise TensorFlow,
+      or Keras on JAX when TensorFlow is absent or Keras runs on JAX.
+
+    Parameters
+    ----------
+    engine : {"auto", "onnxruntime", "tensorflow", "jax"}
+    model : str or `os.PathLike`
+        Bundled model name or model directory.
+    precision : {"float32", "bfloat16"}, optional
+        The precision that will be used (after `native_bfloat16` was consulted).
+    device : {"cpu", "gpu"}, optional
+        A device forced by the caller.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        For an unknown engine (the message lists the allowed ones).
+    """
+    _check_engine(engine)
+    if engine != "auto":
+        return engine
+    has_onnx = (model_directory(model) / _ONNX_FILE).is_file() and _installed("onnxruntime")
+    keras_engine = "jax" if _keras_backend() == "jax" or not _installed("tensorflow") else "tensorflow"
+    if device != "cpu" and _gpu_visible():
+        if precision == "float32" and has_onnx and _onnxruntime_cuda():
+            return "onnxruntime"
+        return keras_engine
+    if precision == "float32" and has_onnx:
+        return "onnxruntime"
+    return keras_engine
+
+
+def load_model(model, *, precision="float32", engine="auto", device=None):
+    """
+    Load a bundled or exported model once per process, on the engine and in the precision for this machine.
 
     Parameters
     ----------
     model : str or `os.PathLike`
         Bundled model name (e.g. ``"enhance-continuum"``) or model directory.
     precision : {"float32", "bfloat16"}, optional
-        Arithmetic of the hidden layers; the output layer is always float32.
+        Arithmetic of the hidden layers; the output layer is always float32. bfloat16 is used only where
+        the hardware computes it natively (`native_bfloat16`); elsewhere a warning (once per process) says
+        so and float32 is used.
+    engine : {"auto", "onnxruntime", "tensorflow", "jax"}, optional
+        Inference engine; ``"auto"`` picks the fastest available here (`resolve_engine`).
+    device : {"cpu", "gpu"}, optional
+        A device forced by the caller (ONNX Runtime: which provider; TensorFlow and JAX place work when called).
 
     Returns
     -------
     `LoadedModel`
+        Cached: the same object for the same model, effective precision and engine.
+
+    Raises
+    ------
+    ValueError
+        For an unknown engine or precision, an engine not available here, or ``device="gpu"`` with ONNX
+        Runtime but no CUDA provider or GPU.
     """
-    return _load(str(model_directory(model).resolve()), precision)
+    _check_engine(engine)
+    if device not in (None, "cpu", "gpu"):
+        msg = f"device must be 'cpu', 'gpu' or None (automatic), not {device!r}."
+        raise ValueError(msg)
+    directory = model_directory(model).resolve()
+    gpu = device != "cpu" and _gpu_visible()
+    precision = _hardware_precision(precision, gpu)
+    engine = resolve_engine(engine, directory, precision=precision, device=device)
+    use_cuda = engine == "onnxruntime" and gpu and _onnxruntime_cuda()
+    if engine == "onnxruntime" and device == "gpu" and not use_cuda:
+        msg = ("device='gpu' with engine='onnxruntime' needs a visible NVIDIA GPU and onnxruntime-gpu (its CUDA "
+               "provider); use device=None or 'cpu', or another engine.")
+        raise ValueError(msg)
+    return _load(str(directory), precision, engine, use_cuda)

@@ -74,6 +74,16 @@ def _escape(text):
         .replace("_ ", "\\_ ")
 
 
+def _onnx(card):
+    """The card's ONNX record in one line, or None (the row is then left out)."""
+    onnx = card.get("onnx")
+    if not onnx:
+        return None
+    return (f"{onnx.get('file')} (opset {onnx.get('opset')}, {onnx.get('converter')}); checked with ONNX Runtime "
+            f"{onnx.get('onnxruntime_checked')}: largest difference to the Keras model "
+            f"{onnx.get('max_abs_difference_to_keras', float('nan')):.1e} on a fixed 64 × 64 input")
+
+
 def _field_table(rows):
     lines = [".. list-table::", "   :widths: 28 72", "   :class: model-card-table", ""]
     for key, value in rows:
@@ -159,6 +169,7 @@ def _enhance_card_rst(card):
         ("Optimiser", optimiser),
         ("Best held-out MSE", training.get("best_validation_mse")),
         ("Wall time, hardware", machine),
+        ("ONNX", _onnx(card)),
         ("Created", card.get("created")),
     ])
     if epochs is not None and configured and epochs < configured:
@@ -329,6 +340,7 @@ def _denoise_card_rst(card):
         ("Training length", length),
         ("Final validation", validation),
         ("Wall time, hardware", machine),
+        ("ONNX", _onnx(card)),
     ])
     if card.get("data"):
         lines += [f"**Training data:** {_escape(card['data'])}", ""]

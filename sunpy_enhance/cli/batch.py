@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+from sunpy_enhance.models import ENGINES
 
 __all__ = ["collect_inputs", "register", "run"]
 
@@ -45,6 +46,9 @@ def register(subparsers):
     parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
                         help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="inference engine (default auto: ONNX Runtime on CPUs; TensorFlow, JAX or ONNX "
+                             "Runtime's CUDA provider on GPUs)")
     parser.add_argument("--overwrite", action="store_true", help="enhance again files that are already done")
     parser.set_defaults(func=run)
 
@@ -95,7 +99,8 @@ def run(args):
     if args.workers is not None and args.workers < 1:
         raise CommandError("--workers must be at least 1")
     kwargs = {"overwrite": args.overwrite, "retries": args.retries, "precision": args.precision,
-              "tile_size": args.tile_size, "kind": args.kind, "model": args.model, "device": args.device}
+              "tile_size": args.tile_size, "kind": args.kind, "model": args.model, "device": args.device,
+              "engine": args.engine}
     tty = sys.stderr.isatty()
     callback = None if tty else _printer(len(files))
     if args.serial:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
 
@@ -25,6 +26,9 @@ def register(subparsers):
     parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
                         help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="inference engine (default auto: ONNX Runtime on CPUs; TensorFlow, JAX or ONNX "
+                             "Runtime's CUDA provider on GPUs)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                         help="bfloat16: faster on GPUs and CPUs with AMX (up to ~2x), half the memory; fine for "
                              "magnetograms, use float32 for continuum photometry")
@@ -67,7 +71,7 @@ def run(args):
 
     try:
         out = enhance_map(smap, kind=args.kind, model=args.model, tile_size=args.tile_size, device=args.device,
-                          precision=args.precision, keep_input_units=args.keep_input_units,
+                          precision=args.precision, engine=args.engine, keep_input_units=args.keep_input_units,
                           allow_non_hmi=args.allow_non_hmi, allow_any_scale=args.allow_any_scale,
                           progress=sys.stderr.isatty())
     except KeyError as exc:

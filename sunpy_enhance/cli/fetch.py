@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sunpy_enhance.cli import CommandError
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
 
@@ -55,6 +56,9 @@ def register(subparsers):
     enh.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
                         help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     enh.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
+    enh.add_argument("--engine", choices=ENGINES, default="auto",
+                     help="inference engine (default auto: ONNX Runtime on CPUs; TensorFlow, JAX or ONNX "
+                          "Runtime's CUDA provider on GPUs)")
     enh.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     enh.add_argument("--keep-input-units", action="store_true",
                      help="continuum: output in the input's units instead of I/Ic")
@@ -134,7 +138,7 @@ def run(args):
         report = enhance_files(downloads.paths, enhanced_dir, overwrite=args.overwrite,
                                callback=_print_record,
                                model=args.model, tile_size=args.tile_size, device=args.device,
-                               precision=args.precision, keep_input_units=args.keep_input_units,
+                               engine=args.engine, precision=args.precision, keep_input_units=args.keep_input_units,
                                progress=progress)
         print(f"enhancement: {report}".splitlines()[0] + f" (in {enhanced_dir})")
         failed += len(report.failed)

@@ -42,12 +42,20 @@ def _fill_nan(image):
     return image[tuple(idx)], bad
 
 
-def _device_scope(device):
-    if device is None:
-        return contextlib.nullcontext()
-    if device not in ("cpu", "gpu"):
+def _check_device(device):
+    if device not in (None, "cpu", "gpu"):
         msg = f"device must be 'cpu', 'gpu' or None (automatic), not {device!r}."
         raise ValueError(msg)
+
+
+def _device_scope(device, engine):
+    """Where TensorFlow or JAX place the computation; ONNX Runtime chose its provider when it was loaded."""
+    if device is None or engine == "onnxruntime":
+        return contextlib.nullcontext()
+    if engine == "jax":
+        import jax
+
+        return jax.default_device(jax.devices("cpu")[0]) if device == "cpu" else contextlib.nullcontext()
     import tensorflow as tf
 
     if device == "gpu" and not tf.config.list_physical_devices("GPU"):
@@ -65,16 +73,17 @@ def resolve_model(kind, model):
     return model, card
 
 
-def run_network(network_input, model, card, *, tile_size, precision, progress, device):
+def run_network(network_input, model, card, *, tile_size, precision, progress, device, engine="auto"):
+    _check_device(device)
     filled, bad = _fill_nan(network_input)
-    net = load_model(model, precision=precision)
+    net = load_model(model, precision=precision, engine=engine, device=device)
     margin = int(card.get("receptive_radius", 13)) + 3
     free = net.accelerator_memory(device)
     batch_size = 1
     if free:  # a GPU: send as many equal-shaped tiles at once as fit in 60% of its free memory
         window = (min(tile_size, filled.shape[0]) + 2 * margin, min(tile_size, filled.shape[1]) + 2 * margin)
-        batch_size = tiles_per_batch(window, 0.6 * free, bytes_per_value=2 if precision == "bfloat16" else 4)
-    with _device_scope(device):
+        batch_size = tiles_per_batch(window, 0.6 * free, bytes_per_value=2 if net.precision == "bfloat16" else 4)
+    with _device_scope(device, net.engine):
         out = apply_tiled(net, filled, tile_size=tile_size, margin=margin, upscale=2, progress=progress,
                           unused=bad if bad.any() else None, batch_size=batch_size)
     if bad.any():
@@ -109,7 +118,8 @@ def flux_gain(enhanced, original):
 
 
 def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_input_units=False,
-                  tile_size=DEFAULT_TILE_SIZE, precision="float32", device=None, progress=False, consistency=True):
+                  tile_size=DEFAULT_TILE_SIZE, precision="float32", device=None, progress=False, consistency=True,
+                  engine="auto"):
     """
     Enhance a plain array sampled at HMI's 0.504″/px; returns an array at 0.252″/px.
 
@@ -130,7 +140,7 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
         (``sunpy_enhance.enhance.normalize.quiet_sun_level``).
     keep_input_units : bool, optional
         Return continuum intensities in the input's units (undoing the normalisation) instead of I/Ic.
-    tile_size, precision, device, progress
+    tile_size, precision, device, progress, engine
         See `enhance_map`.
     consistency : bool, optional
         Apply the model's data-consistency step (``sunpy_enhance.enhance.consistency.back_project``, as its card
@@ -161,7 +171,7 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
         physical = data
     network_input = (physical - norm["offset"]) / norm["scale"]
     out = run_network(network_input, model, card, tile_size=tile_size, precision=precision,
-                       progress=progress, device=device)
+                      progress=progress, device=device, engine=engine)
     out *= np.float32(norm["scale"])  # in place: on a full disk each copy of the output is 270 MB
     out += np.float32(norm["offset"])
     if consistency and "consistency" in card:
@@ -174,8 +184,8 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
 
 
 def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units=False,
-                tile_size=DEFAULT_TILE_SIZE,
-                precision="float32", device=None, allow_non_hmi=False, allow_any_scale=False, progress=False):
+                tile_size=DEFAULT_TILE_SIZE, precision="float32", device=None, engine="auto",
+                allow_non_hmi=False, allow_any_scale=False, progress=False):
     """
     Deconvolve an HMI map and super-resolve it ×2 with the Enhance network.
 
@@ -204,9 +214,14 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         bfloat16 (hidden layers only) is faster where the hardware has bfloat16 arithmetic (GPU tensor
         cores, AMX: up to ~2x; AVX-512 BF16: ~1.1-1.3x) and uses half the memory. Fine for magnetograms
         (differences ~3 G); for continuum photometry use float32 (differences ~1-3e-3 Ic, up to three times
-        the noise). See the documentation's performance page.
+        the noise). On hardware without native bfloat16 (`sunpy_enhance.models.native_bfloat16`) it would be
+        slower: a warning says so and float32 is used. See the documentation's performance page.
     device : {"cpu", "gpu"}, optional
-        Force a device; by default TensorFlow uses a GPU when it sees one.
+        Force a device; by default a GPU is used when one is visible.
+    engine : {"auto", "onnxruntime", "tensorflow", "jax"}, optional
+        Inference engine. ``"auto"``: ONNX Runtime on CPUs (the fastest there), TensorFlow, Keras on JAX or
+        ONNX Runtime's CUDA provider on GPUs (`sunpy_enhance.models.resolve_engine`). All engines give the
+        same result to ~1e-5 in network units; the Keras model of the card is the reference.
     allow_non_hmi, allow_any_scale : bool, optional
         Accept maps from other instruments, or not sampled at ~0.504″/px, at your own risk.
     progress : bool, optional
@@ -294,6 +309,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         warn_user("The map is not in helioprojective coordinates: no limb-darkening correction and no limb "
                   "check were applied.")
     model, card = resolve_model(kind, model)
+    # the engine and precision really used (bfloat16 falls back to float32 without hardware support)
+    net = load_model(model, precision=precision, engine=engine, device=device)
+    precision, engine = net.precision, net.engine
     meta = refined_meta(smap.meta)
     if kind == "continuum":
         ld_mu = mu  # μ for the limb-darkening law; None when the input is already free of it
@@ -304,7 +322,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         level = quiet_sun_level(data) if quiet_sun is None else float(quiet_sun)
         check_quiet_sun(level, given=quiet_sun is not None)
         out = enhance_array(data, kind=kind, model=model, quiet_sun=level, tile_size=tile_size,
-                            precision=precision, device=device, progress=progress)
+                            precision=precision, device=device, progress=progress, engine=engine)
         if keep_input_units:
             out_ld = 1.0 if ld_mu is None else limb_darkening(mu_from_map(sunpy.map.Map(out, meta)))
             out = out * level * out_ld
@@ -316,9 +334,10 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         meta["enhqsun"] = level
     else:
         out = enhance_array(data, kind=kind, model=model, tile_size=tile_size, precision=precision,
-                            device=device, progress=progress)
+                            device=device, progress=progress, engine=engine)
         units = "G"
-    add_provenance(meta, f"Enhance x2 deconvolution with model {card.get('name')} ({precision}); output in {units}",
+    add_provenance(meta, f"Enhance x2 deconvolution with model {card.get('name')} ({precision}, {engine}); output "
+                         f"in {units}",
                    enhmodel=str(card.get("name")), enhmdate=str(card.get("created", "")),
                    enhunit=units[:60])
     missing = np.repeat(np.repeat(~np.isfinite(data), 2, axis=0), 2, axis=1)

@@ -20,7 +20,7 @@ from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, dihed
 from sunpy_enhance.enhance.training.frames import Frame, normalize_continuum_frame
 from sunpy_enhance.enhance.training.history import convergence, training_stages
 from sunpy_enhance.enhance.training.train import ForwardConsistentTrainer, train_enhance
-from sunpy_enhance.models import build_from_card, load_model, read_card
+from sunpy_enhance.models import EMULATE_BFLOAT16_ENV, build_from_card, load_model, read_card
 from sunpy_enhance.sample import synthetic_scene
 
 SCALE = 0.126 * u.arcsec
@@ -164,7 +164,7 @@ def test_forward_operator_in_graph_equals_numpy():
         np.testing.assert_allclose(graph[i, :, :, 0], reobserve_hmi(out[i, :, :, 0]), atol=2e-6)
 
 
-def test_train_resume_and_export(tmp_path):
+def test_train_resume_and_export(tmp_path, monkeypatch):
     corpus = synthetic_corpus("continuum", shape=(60, 60))
     config = TrainingConfig(kind="continuum", blocks=1, filters=8, steps_per_epoch=2, epochs=1, batch_size=6,
                             patch_size=20, phases=1, validation_count=4, validation_size=16, forward_per_batch=2)
@@ -188,11 +188,15 @@ def test_train_resume_and_export(tmp_path):
     saved = read_card(tmp_path / "model")
     assert saved["architecture"] == {"name": "enhance", "blocks": 1, "filters": 8, "parameters": 2521}
     assert saved["normalisation"]["offset"] == 1.0
+    # the export step also writes model.onnx, checked against Keras, and records it
+    assert (tmp_path / "model" / "model.onnx").is_file()
+    assert saved["onnx"]["opset"] == 17 and saved["onnx"]["max_abs_difference_to_keras"] < 1e-5
     x = np.random.default_rng(1).standard_normal((1, 24, 24, 1)).astype(np.float32) * 0.05
-    f32 = load_model(tmp_path / "model")
+    f32 = load_model(tmp_path / "model", engine="tensorflow")
     assert f32.keras_model is None  # the SavedModel is used on TensorFlow
+    monkeypatch.setenv(EMULATE_BFLOAT16_ENV, "1")  # bfloat16 even where the CPU only emulates it
     rebuilt = load_model(tmp_path / "model", precision="bfloat16")
-    assert rebuilt.keras_model is not None
+    assert rebuilt.keras_model is not None and rebuilt.engine == "tensorflow"
     np.testing.assert_allclose(f32(x), rebuilt(x), atol=0.05 * np.abs(f32(x)).max() + 1e-3)
 
 
@@ -318,6 +322,7 @@ def test_training_on_jax_without_tensorflow_resumes_across_backends(tmp_path):
     card = read_card(jax_export)
     assert card["training"]["hardware"]["backend"] == "jax" and "tensorflow" not in card["training"]["hardware"]
     assert (jax_export / "model.weights.h5").is_file() and not (jax_export / "saved_model").exists()
+    assert not (jax_export / "model.onnx").exists() and "onnx" not in card  # ONNX needs TensorFlow (tf2onnx)
     assert iterations() == 2
     config.epochs = 2  # JAX -> TensorFlow
     train_enhance(corpus, run, config, verbose=0)
@@ -331,8 +336,11 @@ def test_training_on_jax_without_tensorflow_resumes_across_backends(tmp_path):
     assert card["training"]["epochs_completed"] == 3
     assert card["training"]["hardware"]["backend"] == "jax"
     assert (export / "saved_model").is_dir()
+    assert (export / "model.onnx").is_file() and read_card(export)["onnx"]["opset"] == 17  # --export-only too
     x = np.random.default_rng(2).standard_normal((1, 24, 24, 1)).astype(np.float32) * 0.05
-    saved = load_model(export)
+    np.testing.assert_allclose(load_model(export, engine="onnxruntime")(x),
+                               load_model(export, engine="tensorflow")(x), atol=1e-5)
+    saved = load_model(export, engine="tensorflow")
     assert saved.keras_model is None  # the SavedModel is used on TensorFlow
     rebuilt = build_from_card(read_card(export), dtype="float32")
     rebuilt.load_weights(run / "best.weights.h5")
