@@ -7,14 +7,76 @@ adds its parser and sets ``func`` to the function that runs it. Errors the user 
 """
 import argparse
 import importlib
+import math
 import pkgutil
 import sys
+from pathlib import Path
 
-__all__ = ["CommandError", "main"]
+__all__ = ["CommandError", "input_file", "integer_at_least", "main", "number_above", "number_at_least"]
 
 
 class CommandError(Exception):
     """An error the user can fix; printed as one line without a traceback."""
+
+
+def integer_at_least(minimum):
+    """
+    An argparse ``type`` for integers ``>= minimum``: a bad value stops the command before any work with
+    ``argument --NAME: must be an integer ≥ MINIMUM, not 'VALUE'``.
+    """
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            msg = f"must be an integer ≥ {minimum}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
+def _number(minimum, *, inclusive):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+            msg = f"must be a number {'≥' if inclusive else '>'} {minimum:g}, not {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
+def number_above(minimum):
+    """An argparse ``type`` for finite numbers ``> minimum`` (see `integer_at_least`)."""
+    return _number(minimum, inclusive=False)
+
+
+def number_at_least(minimum):
+    """An argparse ``type`` for finite numbers ``>= minimum`` (see `integer_at_least`)."""
+    return _number(minimum, inclusive=True)
+
+
+def input_file(path):
+    """
+    ``path`` as a `pathlib.Path` if it is a non-empty file; else a `CommandError` saying what it is.
+    """
+    path = Path(path)
+    if path.is_dir():
+        msg = f"{path} is a folder, not a file: give one file (the batch command takes folders)"
+        raise CommandError(msg)
+    if not path.is_file():
+        msg = f"{path} does not exist (no such file)"
+        raise CommandError(msg)
+    if path.stat().st_size == 0:
+        msg = f"{path.name} is empty (0 bytes): an interrupted download or copy? Fetch or copy it again"
+        raise CommandError(msg)
+    return path
 
 
 def build_parser():

@@ -4,8 +4,8 @@
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError
-from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+from sunpy_enhance.cli import CommandError, integer_at_least
+from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
 from sunpy_enhance.models import ENGINES
 
 __all__ = ["collect_inputs", "register", "run"]
@@ -28,14 +28,14 @@ def register(subparsers):
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (inputs and output "
                             "directory must be on a file system every worker sees under the same path)")
-    where.add_argument("--workers", type=int, metavar="N",
+    where.add_argument("--workers", type=integer_at_least(1), metavar="N",
                        help="worker processes of the local cluster (default: one per core, fewer if memory "
                             "is short)")
     where.add_argument("--serial", action="store_true", help="no Dask: enhance the files one by one here")
-    parser.add_argument("--threads-per-worker", type=int, metavar="T",
+    parser.add_argument("--threads-per-worker", type=integer_at_least(1), metavar="T",
                         help="TensorFlow threads in each worker (default: the cores shared out among the local "
                              "workers; a remote cluster keeps its own setting)")
-    parser.add_argument("--retries", type=int, default=2, metavar="N",
+    parser.add_argument("--retries", type=integer_at_least(0), default=2, metavar="N",
                         help="extra attempts for a failing file before it is reported (default 2)")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                         help="bfloat16: faster on GPUs and CPUs with AMX (up to ~2x), half the memory; fine for "
@@ -43,7 +43,7 @@ def register(subparsers):
     parser.add_argument("--kind", choices=("continuum", "magnetogram"),
                         help="override the data kind (default: read from each file's header)")
     parser.add_argument("--model", help="bundled model name or model directory (default: per kind)")
-    parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
+    parser.add_argument("--tile-size", type=integer_at_least(MIN_TILE_SIZE), default=DEFAULT_TILE_SIZE,
                         help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
@@ -94,10 +94,6 @@ def run(args):
     from sunpy_enhance.files import enhance_files
 
     files = collect_inputs(args.inputs)
-    if args.retries < 0:
-        raise CommandError("--retries must be 0 or more")
-    if args.workers is not None and args.workers < 1:
-        raise CommandError("--workers must be at least 1")
     kwargs = {"overwrite": args.overwrite, "retries": args.retries, "precision": args.precision,
               "tile_size": args.tile_size, "kind": args.kind, "model": args.model, "device": args.device,
               "engine": args.engine}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sunpy_enhance.cli import CommandError
+from sunpy_enhance.cli import CommandError, input_file, integer_at_least, number_above
 
 __all__ = ["register", "run"]
 
@@ -29,14 +29,15 @@ def register(subparsers):
     p.add_argument("--model", default=None,
                    help="polarimetry, hmi-magnetogram, a bundled name or a model directory "
                         "(default: hmi-magnetogram for HMI magnetogram Maps, else polarimetry)")
-    p.add_argument("--noise", type=float, nargs="+", default=None,
+    p.add_argument("--noise", type=number_above(0), nargs="+", default=None,
                    help="noise standard deviation in data units (one per Stokes parameter with --cube); "
                         "estimated when not given")
-    p.add_argument("--cycles", type=int, default=1, help="passes over the residual (default 1)")
+    p.add_argument("--cycles", type=integer_at_least(1), default=1, help="passes over the residual (default 1)")
     p.add_argument("--uncertainty", action="store_true",
                    help="also write the per-pixel standard deviation (FITS extension UNCERT, with the "
                         "map's WCS for Maps, or <OUTPUT>_uncertainty.npy)")
-    p.add_argument("--samples", type=int, default=0, help="Monte-Carlo dropout passes for the epistemic part")
+    p.add_argument("--samples", type=integer_at_least(0), default=0,
+                   help="Monte-Carlo dropout passes for the epistemic part")
     p.add_argument("--cube", action="store_true", help="treat INPUT as a (time, Stokes, wavelength, y, x) cube")
     p.add_argument("--stokes", type=int, nargs="+", default=[1, 2, 3],
                    help="Stokes indices to denoise with --cube (default 1 2 3)")
@@ -75,10 +76,7 @@ def run(args):
     from sunpy_enhance.denoise.api import denoise, denoise_cube, denoise_map, save_denoised, uncertainty_path
     from sunpy_enhance.denoise.residuals import check_residual
 
-    src, dst = Path(args.input), Path(args.output)
-    if not src.is_file():
-        msg = f"{src} does not exist."
-        raise CommandError(msg)
+    src, dst = input_file(args.input), Path(args.output)
     targets = [dst] + ([uncertainty_path(dst)] if args.uncertainty and dst.name.lower().endswith(".npy") else [])
     for target in targets:
         if target.exists() and not args.overwrite:

@@ -4,8 +4,8 @@
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError
-from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+from sunpy_enhance.cli import CommandError, input_file, integer_at_least
+from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
 from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
@@ -23,7 +23,7 @@ def register(subparsers):
     parser.add_argument("-o", "--output", type=Path, required=True, help="output FITS file")
     parser.add_argument("--kind", choices=("continuum", "magnetogram"), help="override the data kind")
     parser.add_argument("--model", help="bundled model name or model directory")
-    parser.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
+    parser.add_argument("--tile-size", type=integer_at_least(MIN_TILE_SIZE), default=DEFAULT_TILE_SIZE,
                         help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     parser.add_argument("--engine", choices=ENGINES, default="auto",
@@ -44,8 +44,7 @@ def register(subparsers):
 def _read(path):
     import sunpy.map
 
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
+    input_file(path)
     try:
         smap = sunpy.map.Map(path)
     except Exception as exc:  # sunpy raises many kinds for unreadable files; report them in one line

@@ -13,8 +13,8 @@ anything failed (each failure is listed with its reason).
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError
-from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+from sunpy_enhance.cli import CommandError, integer_at_least, number_above, number_at_least
+from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
 from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
@@ -41,11 +41,11 @@ def register(subparsers):
     jsoc = parser.add_argument_group("JSOC")
     jsoc.add_argument("--email", help="address registered at JSOC (default: $JSOC_EMAIL)")
     jsoc.add_argument("--jsoc-url", help="base URL of a JSOC-like server (mirror, test); default JSOC")
-    jsoc.add_argument("--timeout", type=float, help="seconds to wait for JSOC to stage the export (default: "
+    jsoc.add_argument("--timeout", type=number_above(0), help="seconds to wait for JSOC to stage the export (default: "
                                                      "no limit)")
-    jsoc.add_argument("--poll-interval", type=float, default=5.0, help="seconds between status queries")
-    jsoc.add_argument("--retries", type=int, default=3, help="retries per file (default 3)")
-    jsoc.add_argument("--retry-wait", type=float, default=2.0, help="seconds before the first retry")
+    jsoc.add_argument("--poll-interval", type=number_above(0), default=5.0, help="seconds between status queries")
+    jsoc.add_argument("--retries", type=integer_at_least(0), default=3, help="retries per file (default 3)")
+    jsoc.add_argument("--retry-wait", type=number_at_least(0), default=2.0, help="seconds before the first retry")
     jsoc.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the downloaded files")
     parser.add_argument("--overwrite", action="store_true", help="download (and enhance) again what exists")
@@ -53,7 +53,7 @@ def register(subparsers):
     enh.add_argument("--enhance", action="store_true", help="enhance the files after downloading them")
     enh.add_argument("--enhanced-dir", type=Path, help="folder for *.enhanced.fits (default OUTPUT/enhanced)")
     enh.add_argument("--model", help="bundled model name or model directory")
-    enh.add_argument("--tile-size", type=int, default=DEFAULT_TILE_SIZE,
+    enh.add_argument("--tile-size", type=integer_at_least(MIN_TILE_SIZE), default=DEFAULT_TILE_SIZE,
                         help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
     enh.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
     enh.add_argument("--engine", choices=ENGINES, default="auto",

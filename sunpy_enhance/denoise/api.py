@@ -323,6 +323,12 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
     if int(cycles) < 1:
         msg = f"cycles must be 1 or more, not {cycles}."
         raise ValueError(msg)
+    if int(samples) != samples or samples < 0:
+        msg = f"samples must be an integer ≥ 0 (Monte-Carlo dropout passes), not {samples!r}."
+        raise ValueError(msg)
+    if int(batch_size) < 1 or int(tile_size) < 1:
+        msg = f"batch_size and tile_size must be at least 1, not {batch_size!r} and {tile_size!r}."
+        raise ValueError(msg)
     net = _network(str(resolve_model(model).resolve()), precision)
     if uncertainty and not net.bayesian:
         msg = (f"Model {net.name!r} has no uncertainty head; use a Bayesian model (the bundled ones are) "

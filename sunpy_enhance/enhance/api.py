@@ -21,13 +21,33 @@ from sunpy_enhance.models import load_model, model_directory, read_card
 from sunpy_enhance.solar import limb_darkening, mu_from_map
 from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
 
-__all__ = ["DEFAULT_TILE_SIZE", "LIMB_MU", "enhance_array", "enhance_map", "flux_gain"]
+__all__ = ["DEFAULT_TILE_SIZE", "LIMB_MU", "MIN_TILE_SIZE", "enhance_array", "enhance_map", "flux_gain"]
 
 #: Below this μ the networks are unreliable (low contrast, foreshortening; paper's limb caveat).
 LIMB_MU = 0.3
 #: Default tile size: tiles hold at most 768² input pixels, for which one network call needs ~2.5 GB in float32,
 #: so a 4096² full disk stays near 5 GB in all; a 1024² cutout is cut into two strips (3% extra work).
 DEFAULT_TILE_SIZE = 768
+#: Smallest tile side: each tile is widened by a margin of the network's receptive radius + 3 (16 px) on every
+#: side, so a tile of 32 already costs 4x its own work, and smaller ones are mostly margin (1-pixel tiles
+#: would take days for a full disk).
+MIN_TILE_SIZE = 32
+#: Smallest image side: the network's reflection padding needs two pixels.
+_MIN_IMAGE_SIDE = 2
+
+
+def _check_tile_size(tile_size):
+    if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size < MIN_TILE_SIZE:
+        msg = (f"tile_size must be an integer ≥ {MIN_TILE_SIZE} (tiles of at most tile_size² input pixels; "
+               f"default {DEFAULT_TILE_SIZE}), not {tile_size!r}.")
+        raise ValueError(msg)
+
+
+def _check_image_shape(shape):
+    if min(shape) < _MIN_IMAGE_SIDE:
+        msg = (f"The image is {shape[0]} × {shape[1]} pixels; Enhance needs at least {_MIN_IMAGE_SIDE} × "
+               f"{_MIN_IMAGE_SIDE} pixels (and gives meaningful results on fields of tens of pixels or more).")
+        raise ValueError(msg)
 
 
 def _fill_nan(image):
@@ -158,6 +178,8 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     if data.ndim != 2:
         msg = f"A 2-D image is needed, not an array of shape {data.shape}."
         raise ValueError(msg)
+    _check_image_shape(data.shape)
+    _check_tile_size(tile_size)
     check_plausible(data, kind)
     model, card = resolve_model(kind, model)
     norm = card["normalisation"]
@@ -284,6 +306,13 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     """
     import sunpy.map
 
+    if not isinstance(smap, sunpy.map.GenericMap):
+        msg = (f"enhance_map needs a sunpy Map, not {type(smap).__name__}: for a plain array use "
+               "enhance_array(array, kind=...), or wrap it in a Map (sunpy.map.Map(data, header)).")
+        raise TypeError(msg)
+    _check_tile_size(tile_size)
+    if np.ndim(smap.data) == 2:
+        _check_image_shape(np.shape(smap.data))
     check_hmi_map(smap, allow_non_hmi=allow_non_hmi, allow_any_scale=allow_any_scale,
                   consequence="the Enhance networks are trained on HMI's PSF and pixel scale and would give wrong "
                               "results")

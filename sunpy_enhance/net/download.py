@@ -329,6 +329,14 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
     import aiohttp
     import parfive
 
+    for name, value, minimum in (("max_conn", max_conn, 1), ("max_splits", max_splits, 1),
+                                 ("max_retries", max_retries, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            msg = f"{name} must be an integer ≥ {minimum}, not {value!r}."
+            raise ValueError(msg)
+    if not (timeout > 0 and retry_wait >= 0):
+        msg = f"timeout must be > 0 and retry_wait ≥ 0 (seconds), not {timeout!r} and {retry_wait!r}."
+        raise ValueError(msg)
     directory = Path(directory)
     urls = list(urls)
     if filenames is None:

@@ -41,6 +41,27 @@ def _manifest_path(directory, ds, process, config):
     return Path(directory) / ".jsoc-exports" / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".json")
 
 
+def _check_options(*, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout):
+    """Refuse impossible options before anything is asked of JSOC (a bad one would fail only later)."""
+    checks = [("max_conn", max_conn, 1, True, "an integer ≥ 1"),
+              ("max_retries", max_retries, 0, True, "an integer ≥ 0"),
+              ("retry_wait", retry_wait, 0, False, "a number ≥ 0"),
+              ("timeout", timeout, 0, False, "a number > 0 or None"),
+              ("poll_interval", poll_interval, 0, False, "a number > 0"),
+              ("download_timeout", download_timeout, 0, False, "a number > 0")]
+    for name, value, minimum, integer, allowed in checks:
+        if name == "timeout" and value is None:
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+        if ok and integer:
+            ok = float(value).is_integer() and value >= minimum
+        elif ok:
+            ok = value >= minimum if name == "retry_wait" else value > minimum
+        if not ok:
+            msg = f"{name} must be {allowed}, not {value!r}."
+            raise ValueError(msg)
+
+
 def _write_json_atomically(path, payload):
     text = json.dumps(payload, indent=1)
     atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)
@@ -104,6 +125,8 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
     >>> report.paths  # doctest: +SKIP
     [PosixPath('.../jsoc/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits')]
     """
+    _check_options(max_conn=max_conn, max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
+                   poll_interval=poll_interval, download_timeout=download_timeout)
     directory = Path(directory) if directory is not None else default_directory()
     ds = record_set(series, start, end, cadence=cadence)
     process = cutout_process(cutout, start)
@@ -222,6 +245,8 @@ def fetch_export(request_id, directory=None, *, server=None, overwrite=False, pr
         JSOC does not know the request (status 6) or it failed or expired.
     JSOCTimeoutError, JSOCConnectionError
     """
+    _check_options(max_conn=max_conn, max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
+                   poll_interval=poll_interval, download_timeout=download_timeout)
     directory = Path(directory) if directory is not None else default_directory()
     config = server_config(server)
 

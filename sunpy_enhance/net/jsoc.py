@@ -223,6 +223,9 @@ def _connection_error(exc, what, config):
 
 def call(config, what, func, *args, retries=0, retry_wait=2.0, **kwargs):
     """Call a drms function, retrying idempotent calls on server errors, translating exceptions."""
+    if retries < 0:
+        msg = f"retries must be an integer ≥ 0, not {retries!r}."
+        raise ValueError(msg)
     for attempt in range(retries + 1):
         try:
             return func(*args, **kwargs)
