@@ -195,7 +195,8 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
     paths : iterable of path-like
         Input FITS files (HMI continuum images or line-of-sight magnetograms).
     output_dir : path-like
-        Where ``<name>.enhanced.fits`` is written for each input (see `sunpy_enhance.files.output_path`).
+        Where ``<name>.<key>.enhanced.fits`` is written for each input (one per input, see
+        `sunpy_enhance.files.output_path`).
     client : `distributed.Client` or str, optional
         The cluster to use: a client (left open), or a scheduler address such as
         ``"tcp://10.0.0.1:8786"`` (connected to and closed by this call). By default a
@@ -263,7 +264,7 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
         bar = tqdm(total=len(paths), desc="files", unit="file")
     todo = []
     for index, path in enumerate(paths):  # files already done need no worker (and no model)
-        done = None if overwrite else existing_output(path, output_dir)
+        done = None if overwrite else existing_output(path, output_dir, **enhance_kwargs)
         if done is None:
             todo.append(index)
             continue

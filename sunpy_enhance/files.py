@@ -4,9 +4,15 @@ Enhance HMI FITS files in batches: one call per file, a report of what was done,
 `enhance_file` handles one file from start to finish (read, enhance, write atomically with provenance)
 and returns a small picklable `FileRecord`, so it can run anywhere, e.g. on a Dask worker.
 `enhance_files` loops over it, never stops at a failing file, and returns an `EnhanceReport`. A file
-whose output already exists (complete) is skipped, so an interrupted batch can simply be run again.
+whose output already exists (complete, and made by the same model and precision) is skipped, so an
+interrupted batch can simply be run again.
+
+Each input has its own output, ``<name>.<key>.enhanced.fits`` (`output_path`): the key is a hash of the
+input's absolute path, so ``day1/x.fits``, ``day2/x.fits`` and ``x.fits.gz`` never share one.
 """
+import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,45 +108,113 @@ class EnhanceReport(list):
 
 def output_path(path, output_dir):
     """
-    Where `enhance_file` writes the result for ``path``: ``<output_dir>/<name>.enhanced.fits``.
+    Where `enhance_file` writes the result for ``path``: ``<output_dir>/<name>.<key>.enhanced.fits``.
+
+    ``<name>`` is the input's file name without its FITS suffix (``.fits``, ``.fits.gz``, …) and ``<key>``
+    the first 8 hexadecimal digits of the SHA-256 of the input's absolute path (symbolic links resolved).
+    So every input has its own output, also inputs of the same name in different folders (``day1/x.fits``,
+    ``day2/x.fits``) or compressed and not (``x.fits``, ``x.fits.gz``); the same input, however its path
+    is written, always has the same one. An input that is moved gets a new key (it is enhanced again).
 
     Examples
     --------
     >>> from sunpy_enhance.files import output_path
     >>> output_path("/data/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits", "/out").name
-    'hmi.m_45s.20140301_000000_TAI.2.magnetogram.enhanced.fits'
+    'hmi.m_45s.20140301_000000_TAI.2.magnetogram.4213b331.enhanced.fits'
     """
-    name = Path(path).name
+    path = Path(path)
+    name = path.name
     for suffix in _FITS_SUFFIXES:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return Path(output_dir) / f"{name}.enhanced.fits"
+    key = hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return Path(output_dir) / f"{name}.{key}.enhanced.fits"
 
 
-def existing_output(path, output_dir):
+def _kind_of_header(header):
+    from sunpy_enhance.hmi import classify_map
+
+    class _Meta:  # classify_map reads only .meta
+        meta = {key.lower(): value for key, value in header.items() if key not in ("COMMENT", "HISTORY", "")}
+
+    try:
+        return classify_map(_Meta)
+    except ValueError:
+        return None
+
+
+def _made_otherwise(target, enhance_kwargs):
     """
-    The complete output of ``path`` in ``output_dir`` when there is one, else None.
+    Why the existing output ``target`` does not answer the request (another model or precision), or "".
 
-    Reads only the output's FITS headers (`sunpy_enhance.net.download.verify_file`): cheap, no model is
-    loaded. A truncated output (an interrupted write from before outputs were written atomically, a
-    full disk) does not count.
+    Compares the model name and creation date (``ENHMODEL``, ``ENHMDATE``) and the precision asked for
+    (``ENHPREQ``; for older outputs the precision in the ``HISTORY``) with ``enhance_kwargs``.
+    """
+    from astropy.io import fits
+
+    from sunpy_enhance.models import read_card
+
+    header = fits.getheader(target)
+    made_with = (str(header.get("ENHMODEL", "")), str(header.get("ENHMDATE", "")))
+    precision = header.get("ENHPREQ")
+    if precision is None:
+        history = "".join(str(card) for card in header.get("HISTORY", []))  # cards wrap long lines
+        found = re.search(r"Enhance\s*x2.*?\((bfloat16|float32|float16)", history, re.DOTALL)
+        precision = found.group(1) if found else "unknown"
+    model = enhance_kwargs.get("model")
+    if model is None:
+        kind = enhance_kwargs.get("kind") or _kind_of_header(header)
+        model = f"enhance-{kind}" if kind else None
+    reasons = []
+    if model is not None:
+        try:
+            card = read_card(model)
+        except (OSError, ValueError) as exc:
+            return f"cannot tell which model it needs ({exc})"
+        wanted = (str(card.get("name")), str(card.get("created", "")))
+        if made_with != wanted:
+            reasons.append(f"made by model {made_with[0]} ({made_with[1]}), not {wanted[0]} ({wanted[1]})")
+    asked = str(enhance_kwargs.get("precision", "float32"))
+    if precision != asked:
+        reasons.append(f"made in {precision}, not {asked}")
+    return "; ".join(reasons)
+
+
+def _output_state(path, output_dir, enhance_kwargs):
+    """(target, "") when a complete output made as asked exists; (None, why) when it must be made (again)."""
+    from sunpy_enhance.net.download import CorruptFileError, verify_file
+
+    target = output_path(path, output_dir)
+    if not target.exists():
+        return None, ""
+    try:
+        verify_file(target)
+    except CorruptFileError as exc:
+        log.info("redoing %s: the existing output is incomplete (%s)", target, exc)
+        return None, f"the existing output was incomplete ({exc})"
+    why = _made_otherwise(target, enhance_kwargs)
+    if why:
+        log.info("redoing %s: the existing output was %s", target, why)
+        return None, f"the existing output was {why}"
+    return target, ""
+
+
+def existing_output(path, output_dir, **enhance_kwargs):
+    """
+    The complete output of ``path`` in ``output_dir`` when there is one made as asked, else None.
+
+    Reads only the output's FITS headers (`sunpy_enhance.net.download.verify_file`) and the model card:
+    cheap, no model is loaded. A truncated output (an interrupted write from before outputs were written
+    atomically, a full disk) does not count, nor one made by another model (name and creation date) or
+    in another precision than ``enhance_kwargs`` ask for (``model=``, ``kind=``, ``precision=``, as for
+    `enhance_file`).
 
     Returns
     -------
     `pathlib.Path` or None
     """
-    from sunpy_enhance.net.download import CorruptFileError, verify_file
-
-    target = output_path(path, output_dir)
-    if not target.exists():
-        return None
-    try:
-        verify_file(target)
-    except CorruptFileError as exc:
-        log.info("redoing %s: the existing output is incomplete (%s)", target, exc)
-        return None
-    return target
+    return _output_state(path, output_dir, enhance_kwargs)[0]
 
 
 def _read_map(path):
@@ -152,8 +226,8 @@ def _read_map(path):
     if not path.is_file():
         msg = f"{path}: no such file"
         raise FileNotFoundError(msg)
-    try:
-        verify_file(path, is_fits=True)
+    try:  # a gzipped file is checked by the FITS reader as it decompresses; others here, headers only
+        verify_file(path, is_fits=not path.name.lower().endswith(".gz"))
     except CorruptFileError as exc:
         msg = f"{exc}; download it again"
         raise CorruptFileError(msg) from None
@@ -186,26 +260,38 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     Returns
     -------
     FileRecord
-        Status ``"done"``, or ``"skipped"`` when a complete output was already there.
+        Status ``"done"``, or ``"skipped"`` when a complete output made by the same model (name and
+        creation date) and precision was already there; an output made otherwise is made again (the
+        record's ``reason`` says why).
 
     Raises
     ------
     FileNotFoundError, ValueError, OSError
         The file is missing, incomplete, unreadable or not suitable for Enhance (the message says why).
+    FileExistsError
+        Another process wrote the same output while this one was working: this result is not saved, the
+        other one is kept (the message says so).
 
     Notes
     -----
     The output is written to a temporary file in ``output_dir`` and renamed into place, so it is either
     complete or absent. Besides what `~sunpy_enhance.enhance.enhance_map` records (``HISTORY``,
-    ``ENHVER``, ``ENHMODEL``, ``ENHMDATE``), the header names the source file (``ENHSRC``).
+    ``ENHVER``, ``ENHMODEL``, ``ENHMDATE``), the header names the source file (``ENHSRC``) and the
+    precision asked for (``ENHPREQ``).
     This function only depends on its arguments and the file system, so it can be sent to a worker
     process (e.g. with Dask); `enhance_files` is a loop over it.
     """
+    from sunpy_enhance.io import file_identity
+
     started = time.perf_counter()
     path = Path(path)
     target = output_path(path, output_dir)
-    if not overwrite and existing_output(path, output_dir) is not None:  # skipped: no model is loaded
-        return FileRecord(str(path), str(target), "skipped", "output already exists")
+    identity = file_identity(target)  # if another process writes the output meanwhile, we lose, and say so
+    why = ""
+    if not overwrite:
+        done, why = _output_state(path, output_dir, enhance_kwargs)
+        if done is not None:  # skipped: no model is loaded
+            return FileRecord(str(path), str(target), "skipped", "output already exists")
     from sunpy_enhance.enhance.api import enhance_map
     from sunpy_enhance.header import add_provenance
     from sunpy_enhance.io import save_map_atomic
@@ -213,9 +299,11 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     smap = _read_map(path)
     enhanced = enhance_map(smap, **enhance_kwargs)
     meta = enhanced.meta  # a new map made by enhance_map: ours to annotate
-    add_provenance(meta, f"enhanced from {path.name}", enhsrc=path.name)
-    save_map_atomic(enhanced, target, overwrite=True)
-    return FileRecord(str(path), str(target), "done", "", time.perf_counter() - started)
+    add_provenance(meta, f"enhanced from {path.name}", enhsrc=path.name,
+                   enhpreq=str(enhance_kwargs.get("precision", "float32")))
+    save_map_atomic(enhanced, target, overwrite=True, expect=identity)
+    return FileRecord(str(path), str(target), "done", f"redone: {why}" if why else "",
+                      time.perf_counter() - started)
 
 
 def enhance_or_record(path, output_dir, overwrite, enhance_kwargs):

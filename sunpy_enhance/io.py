@@ -6,10 +6,12 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["atomic_write", "file_umask", "save_fits_atomic", "save_map_atomic"]
+__all__ = ["atomic_write", "file_identity", "file_umask", "save_fits_atomic", "save_map_atomic"]
+
+_UNSET = object()
 
 
-def save_map_atomic(smap, path, *, overwrite=False):
+def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET):
     """
     Save a map as FITS: written to a temporary file in the same folder, then renamed into place.
 
@@ -22,6 +24,8 @@ def save_map_atomic(smap, path, *, overwrite=False):
         Destination ``.fits`` file.
     overwrite : bool, optional
         Replace an existing file.
+    expect : tuple or None, optional
+        See `atomic_write`.
 
     Returns
     -------
@@ -30,7 +34,7 @@ def save_map_atomic(smap, path, *, overwrite=False):
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists and ``overwrite`` is False, or another process wrote it since ``expect``.
     """
 
     def write(tmp):
@@ -39,10 +43,10 @@ def save_map_atomic(smap, path, *, overwrite=False):
             warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
             smap.save(tmp, filetype="fits", overwrite=True)
 
-    return atomic_write(path, write, overwrite=overwrite)
+    return atomic_write(path, write, overwrite=overwrite, expect=expect)
 
 
-def save_fits_atomic(hdul, path, *, overwrite=False):
+def save_fits_atomic(hdul, path, *, overwrite=False, expect=_UNSET):
     """
     Write an `~astropy.io.fits.HDUList` (or a list of HDUs) to ``path`` through `atomic_write`.
 
@@ -53,6 +57,8 @@ def save_fits_atomic(hdul, path, *, overwrite=False):
         Destination; a name ending in ``.gz`` is gzip-compressed, as astropy does.
     overwrite : bool, optional
         Replace an existing file.
+    expect : tuple or None, optional
+        See `atomic_write`.
 
     Returns
     -------
@@ -61,7 +67,7 @@ def save_fits_atomic(hdul, path, *, overwrite=False):
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists and ``overwrite`` is False, or another process wrote it since ``expect``.
     """
     from astropy.io import fits
 
@@ -72,10 +78,25 @@ def save_fits_atomic(hdul, path, *, overwrite=False):
             warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
             hdul.writeto(tmp, overwrite=True)
 
-    return atomic_write(path, write, overwrite=overwrite)
+    return atomic_write(path, write, overwrite=overwrite, expect=expect)
 
 
-def atomic_write(path, writer, *, overwrite=False):
+def file_identity(path):
+    """
+    What identifies the file at ``path`` now (device, inode, size, modification time), or None if there is none.
+
+    Take it when a long computation whose result will go to ``path`` starts, and pass it to `atomic_write`
+    (``expect=``): if another process has written ``path`` in the meantime, the write is refused instead of
+    both processes reporting that they wrote it.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def atomic_write(path, writer, *, overwrite=False, expect=_UNSET):
     """
     Write a file atomically: ``writer(tmp)`` writes a temporary file next to ``path``, which is then renamed.
 
@@ -96,6 +117,11 @@ def atomic_write(path, writer, *, overwrite=False):
         Replace an existing file. Without it the file is put in place only if nothing is there at that
         moment (a hard link, which cannot clobber): a writer that loses a race with another gets
         `FileExistsError`.
+    expect : tuple or None, optional
+        The `file_identity` of ``path`` when the caller started the work whose result this is (None: there
+        was no file). If ``path`` has changed since (another process wrote it), nothing is written and
+        `FileExistsError` says so; when there was no file, the result is put in place only if there still
+        is none, even with ``overwrite``.
 
     Returns
     -------
@@ -104,9 +130,12 @@ def atomic_write(path, writer, *, overwrite=False):
     Raises
     ------
     FileExistsError
-        If ``path`` exists (before or after writing) and ``overwrite`` is False.
+        If ``path`` exists (before or after writing) and ``overwrite`` is False, or another process wrote it
+        since ``expect``.
     """
     path = Path(path)
+    if expect is not _UNSET and file_identity(path) != expect:
+        raise FileExistsError(_lost(path))
     if path.exists() and not overwrite:
         msg = f"{path} exists; pass overwrite=True (--overwrite) to replace it."
         raise FileExistsError(msg)
@@ -117,7 +146,9 @@ def atomic_write(path, writer, *, overwrite=False):
     try:
         writer(tmp)
         os.chmod(tmp, 0o666 & ~file_umask())  # mkstemp makes the file private; a normal file follows the umask
-        if overwrite:
+        if expect is not _UNSET and expect is not None and file_identity(path) != expect:
+            raise FileExistsError(_lost(path))
+        if overwrite and (expect is _UNSET or expect is not None):
             os.replace(tmp, path)
         else:
             _rename_no_clobber(tmp, path)
@@ -126,14 +157,17 @@ def atomic_write(path, writer, *, overwrite=False):
     return path
 
 
+def _lost(path):
+    return (f"{path} was written by another process while this one was working: this result was not saved "
+            "(the other one is there). Run again (with overwrite=True, --overwrite) to replace it.")
+
+
 def _rename_no_clobber(tmp, path):
     """Rename ``tmp`` to ``path`` unless ``path`` exists, atomically where the file system has hard links."""
     try:
         os.link(tmp, path)
     except FileExistsError:
-        msg = (f"{path} was written by another process while this one was working; this result was not "
-               "saved. Pass overwrite=True (--overwrite) to replace it.")
-        raise FileExistsError(msg) from None
+        raise FileExistsError(_lost(path)) from None
     except OSError:  # no hard links here (some network or FAT file systems): check, then rename
         if path.exists():
             msg = f"{path} exists; pass overwrite=True (--overwrite) to replace it."

@@ -24,10 +24,16 @@ def models_for(tiny_enhance_models, path):
     return tiny_enhance_models["magnetogram" if "magnetogram" in path.name else "continuum"]
 
 
-def test_output_path():
-    assert output_path("a/b/hmi.m_45s.x.magnetogram.fits", "out") == output_path(
-        "c/hmi.m_45s.x.magnetogram.fits.gz", "out")
-    assert str(output_path("x.fits", "out")) == os.path.join("out", "x.enhanced.fits")
+def test_output_path_is_unique_per_input(tmp_path):
+    # the same name in two folders, or compressed and not: distinct outputs, named after the input
+    names = {output_path(p, "out") for p in ("a/b/hmi.m_45s.x.magnetogram.fits", "c/hmi.m_45s.x.magnetogram.fits",
+                                              "a/b/hmi.m_45s.x.magnetogram.fits.gz")}
+    assert len(names) == 3
+    assert all(n.name.startswith("hmi.m_45s.x.magnetogram.") and n.name.endswith(".enhanced.fits") for n in names)
+    # the same input however it is written (relative, absolute, through ..) has one output
+    (tmp_path / "d").mkdir()
+    assert output_path(tmp_path / "x.fits", "out") == output_path(tmp_path / "d" / ".." / "x.fits", "out")
+    assert os.path.dirname(output_path("x.fits", "out")) == "out"
 
 
 def test_enhance_file_writes_x2_map_with_provenance(tmp_path, hmi_files, tiny_enhance_models):
@@ -111,3 +117,82 @@ def test_continuum_file(tmp_path, hmi_files, tiny_enhance_models):
     assert out.meta["enhqsun"] == pytest.approx(50000, rel=0.1)
     assert out.meta.get("bunit", "") == ""
     assert np.isfinite(out.data).all()
+
+
+# -- outputs: unique per input, provenance checked, never the input, one winner -----------------------------
+def test_same_name_in_two_folders_and_gzipped_get_distinct_outputs(tmp_path, tiny_enhance_models):
+    import gzip
+
+    day1 = write_hmi_file(tmp_path / "day1", "hmi.M_45s", "2014-03-01T00:00:00", size=32)
+    day2 = write_hmi_file(tmp_path / "day2", "hmi.M_45s", "2014-03-02T00:00:00", size=32)
+    day2 = day2.rename(day2.with_name(day1.name))  # the same file name, other data
+    zipped = day1.with_name(day1.name + ".gz")
+    zipped.write_bytes(gzip.compress(write_hmi_file(tmp_path / "other", "hmi.M_45s", "2014-03-03T00:00:00",
+                                                    size=32).read_bytes()))
+    inputs = [day1, day2, zipped]
+    report = enhance_files(inputs, tmp_path / "out", model=tiny_enhance_models["magnetogram"])
+    assert [r.status for r in report] == ["done"] * 3
+    assert len(set(report.outputs)) == 3
+    assert [sunpy.map.Map(p).meta["t_rec"][:10] for p in report.outputs] == ["2014.03.01", "2014.03.02",
+                                                                            "2014.03.03"]
+    again = enhance_files(inputs, tmp_path / "out", model=tiny_enhance_models["magnetogram"])
+    assert [r.status for r in again] == ["skipped"] * 3
+
+
+def test_provenance_is_checked_before_skipping(tmp_path, hmi_files, tiny_enhance_models, monkeypatch):
+    monkeypatch.setenv("SUNPY_ENHANCE_EMULATE_BFLOAT16", "1")
+    source, out_dir = hmi_files[0], tmp_path / "out"
+    tiny = tiny_enhance_models["magnetogram"]
+    assert enhance_file(source, out_dir, model=tiny).status == "done"
+    assert enhance_file(source, out_dir, model=tiny).status == "skipped"
+    other = enhance_file(source, out_dir)  # the bundled model this time: made by another model, redone
+    assert other.status == "done" and "tiny-magnetogram" in other.reason
+    assert sunpy.map.Map(other.output).meta["enhmodel"] == "enhance-magnetogram"
+    assert enhance_file(source, out_dir, model="enhance-magnetogram").status == "skipped"
+    redone = enhance_file(source, out_dir, precision="bfloat16")
+    assert redone.status == "done" and "float32" in redone.reason
+    assert enhance_file(source, out_dir, precision="bfloat16").status == "skipped"
+
+
+def test_batch_never_takes_its_outputs_or_temporaries_as_inputs(tmp_path, hmi_files, tiny_enhance_models):
+    from sunpy_enhance.cli.batch import collect_inputs
+
+    folder = tmp_path / "in"
+    record = enhance_file(hmi_files[0], folder, model=tiny_enhance_models["magnetogram"])  # outputs beside inputs
+    (folder / ".hmi.x.enhanced.fits.k2j3h4.part.fits").write_bytes(b"orphan of a killed run")
+    (folder / (hmi_files[1].name + ".part")).write_bytes(b"orphan of a killed download")
+    found = collect_inputs([folder])
+    assert sorted(found) == sorted(hmi_files)
+    assert record.output not in map(str, found)
+
+
+def test_output_equal_to_input_is_refused_even_with_overwrite(tmp_path, hmi_files, capsys):
+    from sunpy_enhance.cli import main
+
+    source = hmi_files[0]
+    before = source.read_bytes()
+    for target in (source, tmp_path / "in" / ".." / "in" / source.name):
+        assert main(["enhance", str(source), "-o", str(target), "--overwrite"]) == 1
+        err = capsys.readouterr().err
+        assert "is the input" in err and len(err.strip().splitlines()) == 1
+    assert main(["denoise", str(source), str(source), "--overwrite"]) == 1
+    assert "is the input" in capsys.readouterr().err
+    assert source.read_bytes() == before
+
+
+def test_a_writer_that_lost_the_race_says_so(tmp_path):
+    from sunpy_enhance.io import file_identity, save_map_atomic
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    target = tmp_path / "m.fits"
+    smap = synthetic_hmi_map("magnetogram", shape=(8, 8))
+    for existed in (False, True):
+        if existed:
+            save_map_atomic(smap, target, overwrite=True)
+        started = file_identity(target)  # a run starts: the output is absent (or an old one)
+        save_map_atomic(smap, target, overwrite=True, expect=started)  # another run finishes first
+        mine = synthetic_hmi_map("magnetogram", shape=(8, 8), seed=1)
+        with pytest.raises(FileExistsError, match="another process.*not saved"):
+            save_map_atomic(mine, target, overwrite=True, expect=started)
+        assert sunpy.map.Map(target).data[0, 0] == smap.data[0, 0]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fits"]

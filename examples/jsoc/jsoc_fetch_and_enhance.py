@@ -70,7 +70,7 @@ downloads = fetch_hmi(series, "2014-03-01T00:00", "2014-03-01T01:00", cadence=12
 print(downloads)
 
 ###############################################################################
-# Enhance the files. Each result is written atomically as ``<name>.enhanced.fits`` with its
+# Enhance the files. Each result is written atomically as ``<name>.<key>.enhanced.fits`` with its
 # provenance in the header; files already enhanced are skipped, and a file that fails is reported
 # (with the reason) without stopping the others.
 report = enhance_files(downloads.paths, work / "enhanced")

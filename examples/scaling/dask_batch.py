@@ -58,7 +58,8 @@ if MAIN:
 
 ###############################################################################
 # The report has one record per input, in order, with what happened and how long it took; the
-# outputs are ``<name>.enhanced.fits`` in the output folder.
+# outputs are ``<name>.<key>.enhanced.fits`` in the output folder (``<key>``, a hash of the input's path,
+# keeps inputs of the same name in different folders apart).
 if MAIN:
     for record in report:
         print(

@@ -8,11 +8,13 @@ adds its parser and sets ``func`` to the function that runs it. Errors the user 
 import argparse
 import importlib
 import math
+import os
 import pkgutil
 import sys
 from pathlib import Path
 
-__all__ = ["CommandError", "input_file", "integer_at_least", "main", "number_above", "number_at_least"]
+__all__ = ["CommandError", "input_file", "integer_at_least", "main", "not_the_input", "number_above",
+           "number_at_least"]
 
 
 class CommandError(Exception):
@@ -60,6 +62,20 @@ def number_above(minimum):
 def number_at_least(minimum):
     """An argparse ``type`` for finite numbers ``>= minimum`` (see `integer_at_least`)."""
     return _number(minimum, inclusive=True)
+
+
+def not_the_input(output, source):
+    """
+    Refuse (`CommandError`) an output path that names the input file itself, even through another path
+    (``..``, a symbolic or hard link): writing there would destroy the input, with or without --overwrite.
+    """
+    output, source = Path(output), Path(source)
+    same = output.resolve() == source.resolve()
+    if not same and output.exists() and source.exists():
+        same = os.path.samefile(output, source)
+    if same:
+        msg = f"{output} is the input file: give another output path (writing there would destroy the input)"
+        raise CommandError(msg)
 
 
 def input_file(path):

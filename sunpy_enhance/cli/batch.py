@@ -18,8 +18,9 @@ def register(subparsers):
         "batch", help="enhance many HMI FITS files in parallel (Dask; one machine or a cluster)",
         description="Enhance HMI continuum images and magnetograms, one Dask task per file. By default a local "
                     "cluster sized to this machine is started; --scheduler uses an existing (multi-machine) "
-                    "cluster. Outputs <name>.enhanced.fits are written atomically; files already done are "
-                    "skipped, so an interrupted batch is resumed by running the same command again. A failing "
+                    "cluster. Outputs <name>.<key>.enhanced.fits (one per input) are written atomically; files "
+                    "already done (by the same model and precision) are skipped, so an interrupted batch is resumed "
+                    "by running the same command again. A failing "
                     "file is retried, then reported; the exit status is 1 if any file failed.")
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="HMI FITS files, or directories whose FITS files are all enhanced")
@@ -57,6 +58,10 @@ def collect_inputs(inputs):
     """
     The input files: given files as they are, directories expanded to their FITS files (sorted).
 
+    Outputs of sunpy-enhance (``*.enhanced.fits``) and hidden or temporary files (``.name…``, ``*.part``:
+    what an interrupted write or download leaves) are never inputs: left out of directories, and skipped
+    with a note when named.
+
     Raises
     ------
     CommandError
@@ -66,15 +71,31 @@ def collect_inputs(inputs):
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            found = sorted({p for pattern in _PATTERNS for p in item.glob(pattern) if p.is_file()})
+            found = sorted({p for pattern in _PATTERNS for p in item.glob(pattern)
+                            if p.is_file() and not _not_an_input(p)})
             if not found:
-                raise CommandError(f"{item}: directory holds no FITS file ({', '.join(_PATTERNS)})")
+                raise CommandError(f"{item}: directory holds no FITS file ({', '.join(_PATTERNS)}) other than "
+                                   "outputs of sunpy-enhance")
             files.extend(found)
         elif item.exists():
+            why = _not_an_input(item)
+            if why:
+                print(f"skipping {item}: {why}", file=sys.stderr)
+                continue
             files.append(item)
         else:
             raise CommandError(f"{item}: no such file or directory")
     return files
+
+
+def _not_an_input(path):
+    """Why ``path`` is no input (an output or a temporary file of a run), or ""."""
+    name = path.name
+    if name.lower().endswith(".enhanced.fits"):
+        return "an output of sunpy-enhance (*.enhanced.fits)"
+    if name.startswith(".") or name.endswith(".part") or ".part." in name:
+        return "a hidden or temporary file (an interrupted write or download)"
+    return ""
 
 
 def _printer(total):

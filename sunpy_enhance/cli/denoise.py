@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sunpy_enhance.cli import CommandError, input_file, integer_at_least, number_above
+from sunpy_enhance.cli import CommandError, input_file, integer_at_least, not_the_input, number_above
 
 __all__ = ["register", "run"]
 
@@ -77,6 +77,7 @@ def run(args):
     from sunpy_enhance.denoise.residuals import check_residual
 
     src, dst = input_file(args.input), Path(args.output)
+    not_the_input(dst, src)
     targets = [dst] + ([uncertainty_path(dst)] if args.uncertainty and dst.name.lower().endswith(".npy") else [])
     for target in targets:
         if target.exists() and not args.overwrite:

@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError, input_file, integer_at_least
+from sunpy_enhance.cli import CommandError, input_file, integer_at_least, not_the_input
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
 from sunpy_enhance.models import ENGINES
 
@@ -55,9 +55,14 @@ def _read(path):
 
 
 def run(args):
+    from sunpy_enhance.io import file_identity
+
     for target in (args.output, args.png):
+        if target is not None and args.input is not None:
+            not_the_input(target, args.input)
         if target is not None and target.exists() and not args.overwrite:
             raise CommandError(f"{target} exists; pass --overwrite to replace it")
+    identity = file_identity(args.output)  # if another run writes the output meanwhile, this one says it lost
     if args.sample:
         from sunpy_enhance.sample import synthetic_hmi_map
 
@@ -75,7 +80,7 @@ def run(args):
                           progress=sys.stderr.isatty())
     except KeyError as exc:
         raise CommandError(f"missing metadata keyword {exc}; is this an HMI level-1.5 file?") from None
-    save_map_atomic(out, args.output, overwrite=args.overwrite)
+    save_map_atomic(out, args.output, overwrite=args.overwrite, expect=identity)
     print(f"wrote {args.output} ({out.data.shape[1]}x{out.data.shape[0]} px, {out.scale.axis1:.3f})")
     if args.png:
         import matplotlib

@@ -58,3 +58,21 @@ def test_written_maps_follow_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert not list(tmp_path.glob("*.part.fits"))
+
+
+def test_two_runs_writing_the_same_output_one_says_it_lost(tmp_path):
+    """Two concurrent runs to one path (with --overwrite): one writes, the other says it lost, not 'wrote'."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.fits"
+    out.write_text("an old result")
+    argv = [sys.executable, "-m", "sunpy_enhance", "enhance", "--sample", "magnetogram", "-o", str(out),
+            "--overwrite"]
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(run.wait(timeout=600), *run.communicate()) for run in runs]
+    assert sorted(code for code, _, _ in results) == [0, 1]
+    assert sum("wrote" in stdout for _, stdout, _ in results) == 1
+    assert sum("written by another process" in stderr and "not saved" in stderr for _, _, stderr in results) == 1
+    assert sunpy.map.Map(out).data.shape == (400, 400)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fits"]
