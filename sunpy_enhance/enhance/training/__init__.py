@@ -1,5 +1,5 @@
 """
-Training Enhance models: frames, synthetic magnetograms, patches, the training loop.
+Training Enhance models: frames, real magnetogram truths, patches, the training loop, evaluation.
 
 The names below are imported on first use, so that ``sunpy_enhance.enhance.training.config`` (used by the command
 line to describe its options) does not import Keras and TensorFlow.
