@@ -50,7 +50,7 @@ if MAIN:
 # --------------
 # Without a ``client``, `~sunpy_enhance.batch.enhance_batch` starts a local cluster for the call, one
 # worker process per core (fewer if memory is short: each worker is budgeted a few GB for full-disk
-# images), shares the cores out as TensorFlow threads, and shuts it down at the end.
+# images), shares the cores out as inference threads, and shuts it down at the end.
 if MAIN:
     print("workers this machine can run:", default_workers())
     report = enhance_batch(paths, "hmi_enhanced", progress=True)

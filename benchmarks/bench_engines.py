@@ -1,0 +1,310 @@
+"""
+Inference engines against the machine's physical floor: how close each engine comes to the best matrix product.
+
+Prints (and writes JSON with ``--json``):
+
+1. The machine: CPU model, cores, vector extensions (avx2, avx512f, avx512_bf16, amx), whether bfloat16 is
+   native (`sunpy_enhance.models.native_bfloat16`), library versions.
+2. Reference rates: the **best float32 GEMM** numpy's BLAS reaches (``np.dot`` of two 4096² float32
+   matrices, threads = cores, best of several runs) — the physical floor of any convolution network on
+   this machine — and TensorFlow's own float32 matmul rate on the same cores, for comparison.
+3. Per engine × model, on a 1024² map: `~sunpy_enhance.enhance.enhance_map` end to end (best of the
+   timed runs), the network's FLOPs (counted from the model's convolution kernels), the achieved GFLOP/s,
+   the time over the floor (FLOPs / best GEMM), one bare network call on the whole image, the network on
+   tiles (``sunpy_enhance.tiling.apply_tiled``, default tile size) over the bare call, and the peak RSS.
+   Every engine × model runs in a fresh process (peak memory is its own; Keras on JAX needs its backend),
+   which measures the GEMM again just before and after its timed runs: the floor of each row uses the
+   best of those, so that the ratio holds even when other work on the machine comes and goes.
+4. A 4096² full disk (`sunpy_enhance.sample.synthetic_full_disk_map`, NaN off the disk) with the default
+   engine: time, time over the floor of the whole image, the fraction of its pixels the network computed
+   (tiles wholly off the disk are skipped; overlaps count), peak RSS. Minutes on a 2-core CPU; ``--no-full-disk``
+   skips it.
+
+Usage::
+
+    python benchmarks/bench_engines.py                         # all engines, bundled Enhance models, full disk
+    python benchmarks/bench_engines.py --engines onnxruntime tensorflow --models enhance-continuum
+    python benchmarks/bench_engines.py --json engines.json --repeats 3
+
+Run it on an otherwise idle machine when the numbers matter; the ratios (time over the floor, tiled over
+bare) are measured in the same run, so they stay meaningful on a machine shared with other work, but the
+absolute times do not.
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+_EMULATE = os.environ.get("SUNPY_ENHANCE_EMULATE_BFLOAT16")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_inference import flops_per_pixel, machine_info, table  # noqa: E402
+
+if _EMULATE is None:  # bench_inference asks for emulated bfloat16; this benchmark reports the hardware's own
+    os.environ.pop("SUNPY_ENHANCE_EMULATE_BFLOAT16", None)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+GEMM_N = 4096
+
+
+def _cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def _best(func, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times), times
+
+
+# ------------------------------------------------------------------------------------------------- cases
+def _gemm_gflops(repeats):
+    """Best float32 GEMM rate of numpy's BLAS in this process (threads = cores, set by the parent's environment)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
+    b = rng.standard_normal((GEMM_N, GEMM_N), dtype=np.float32)
+    np.dot(a, b)
+    best, times = _best(lambda: np.dot(a, b), repeats)
+    return 2 * GEMM_N**3 / best / 1e9, times
+
+
+def case_gemm(args):
+    """Best float32 GEMM of numpy's BLAS (threads = cores, set through the environment by the parent)."""
+    gflops, times = _gemm_gflops(args.gemm_repeats)
+    info = {}
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        info = {"blas": f"{blas.get('name')} {blas.get('version')}"}
+    except Exception:  # numpy < 1.25 or an unusual build: the name is only informative
+        pass
+    return {"gflops": gflops, "times": times, **info}
+
+
+def case_tf_matmul(args):
+    import tensorflow as tf
+
+    a = tf.random.normal((GEMM_N, GEMM_N), seed=1)
+    b = tf.random.normal((GEMM_N, GEMM_N), seed=2)
+    tf.linalg.matmul(a, b).numpy()
+    best, _ = _best(lambda: tf.linalg.matmul(a, b).numpy(), args.gemm_repeats)
+    return {"gflops": 2 * GEMM_N**3 / best / 1e9, "tensorflow": tf.__version__}
+
+
+def _map(kind, size):
+    """A synthetic HMI map of ``size``² at disk centre (a sunspot or a bipole in granulation or noise)."""
+    import astropy.units as u
+
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    return synthetic_hmi_map(kind, shape=(size, size), center=(0, 0) * u.arcsec, seed=1)
+
+
+def case_engine(args):
+    """One engine and model on a 1024² map: enhance_map, one bare call, the network on tiles."""
+    from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, enhance_map
+    from sunpy_enhance.models import load_model, read_card
+    from sunpy_enhance.tiling import apply_tiled
+
+    card = read_card(args.model)
+    kind = card["kind"]
+    smap = _map(kind, args.size)
+    norm = card["normalisation"]
+    physical = smap.data / np.nanmedian(smap.data) if kind == "continuum" else smap.data
+    image = ((physical - norm["offset"]) / norm["scale"]).astype(np.float32)
+    started = time.perf_counter()
+    net = load_model(args.model, engine=args.engine)
+    load_s = time.perf_counter() - started
+    margin = int(card.get("receptive_radius", 13)) + 3
+    variants = {
+        "map": lambda: enhance_map(smap, model=args.model, engine=args.engine),
+        "bare": lambda: net(image[None, :, :, None]),
+        "tiled": lambda: apply_tiled(net, image, tile_size=DEFAULT_TILE_SIZE, margin=margin),
+    }
+    warm = _map(kind, 128)
+    enhance_map(warm, model=args.model, engine=args.engine)
+    if net.engine == "jax":  # XLA compiles every new shape: once before timing
+        for func in variants.values():
+            func()
+    out = {key: [] for key in variants}
+    # the floor measured in the same process, around the timed runs: on a shared machine the load changes
+    gemm = [_gemm_gflops(3)[0]]
+    for _ in range(args.repeats):  # interleaved, so that changes of the machine's load hit all alike
+        for key, func in variants.items():
+            out[key].append(_best(func, 1)[0])
+    gemm.append(_gemm_gflops(3)[0])
+    return {"times": out, "engine": net.engine, "precision": net.precision, "load_s": load_s,
+            "peak_rss_mb": _peak_rss_mb(), "gemm_gflops": gemm}
+
+
+def case_full_disk(args):
+    """The default engine on a synthetic 4096² full disk: one timed run after a warm-up on a small map."""
+    from sunpy_enhance.enhance.api import enhance_map
+    from sunpy_enhance.models import LoadedModel, load_model
+    from sunpy_enhance.sample import synthetic_full_disk_map
+
+    smap = synthetic_full_disk_map(size=4096)
+    enhance_map(_map("continuum", 128), model=args.model, engine=args.engine)
+    computed = {"pixels": 0}
+    plain = LoadedModel.__call__
+
+    def counting(self, batch):
+        computed["pixels"] += int(np.prod(batch.shape[:3]))
+        return plain(self, batch)
+
+    LoadedModel.__call__ = counting
+    rss_before = _peak_rss_mb()
+    started = time.perf_counter()
+    out = enhance_map(smap, model=args.model, engine=args.engine)
+    seconds = time.perf_counter() - started
+    peak = _peak_rss_mb()
+    gemm = _gemm_gflops(3)[0]  # after the run: its memory is not counted in the peak
+    return {"seconds": seconds, "network_pixels": computed["pixels"], "peak_rss_mb": peak,
+            "rss_before_mb": rss_before, "gemm_gflops": gemm,
+            "engine": load_model(args.model, engine=args.engine).engine,
+            "finite_fraction": float(np.isfinite(out.data).mean())}
+
+
+def case_versions(args):
+    info = {}
+    for name in ("onnxruntime", "tensorflow", "keras", "jax"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    from sunpy_enhance.models import native_bfloat16
+
+    info["native_bfloat16_cpu"] = native_bfloat16()
+    return info
+
+
+CASES = {"gemm": case_gemm, "tf_matmul": case_tf_matmul, "engine": case_engine, "full_disk": case_full_disk,
+         "versions": case_versions}
+
+
+def _run(args, case, env=None, **extra):
+    """Run one case in a fresh Python process; its JSON result."""
+    cmd = [sys.executable, __file__, "--case", case, "--repeats", str(args.repeats), "--size", str(args.size),
+           "--gemm-repeats", str(args.gemm_repeats)]
+    for key, value in extra.items():
+        cmd += [f"--{key.replace('_', '-')}", str(value)]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore", **(env or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=environment, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        msg = f"case {case} {extra} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        raise RuntimeError(msg)
+    return json.loads(lines[-1])
+
+
+def _engine_env(engine):
+    if engine == "jax":
+        return {"KERAS_BACKEND": "jax"}
+    return {"KERAS_BACKEND": "tensorflow"}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engines", nargs="+", default=["onnxruntime", "tensorflow", "jax"],
+                        choices=["onnxruntime", "tensorflow", "jax"])
+    parser.add_argument("--models", nargs="+", default=["enhance-continuum", "enhance-magnetogram"])
+    parser.add_argument("--size", type=int, default=1024, help="map size of the per-engine table")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per variant (best is reported)")
+    parser.add_argument("--gemm-repeats", type=int, default=7)
+    parser.add_argument("--no-full-disk", action="store_true")
+    parser.add_argument("--full-disk-model", default="enhance-continuum")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--engine", default="auto", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        print(json.dumps(CASES[args.case](args)))
+        return 0
+
+    cores = _cores()
+    threads = {v: str(cores) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    machine = {**machine_info(), **_run(args, "versions"), "load_average": os.getloadavg()}
+    print("Machine:", ", ".join(f"{k}={v}" for k, v in machine.items()), flush=True)
+    gemm = _run(args, "gemm", env=threads)
+    tf_matmul = _run(args, "tf_matmul")
+    floor_rate = gemm["gflops"]
+    print(f"\nReference: best float32 GEMM (numpy np.dot {GEMM_N}², {gemm.get('blas', 'BLAS')}, {cores} threads, "
+          f"best of {args.gemm_repeats}): {floor_rate:.1f} GFLOP/s; TensorFlow float32 matmul: "
+          f"{tf_matmul['gflops']:.1f} GFLOP/s", flush=True)
+    results = {"machine": machine, "gemm": gemm, "tf_matmul": tf_matmul, "engines": [], "full_disk": None,
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+    from sunpy_enhance.models import read_card
+
+    fpp = {model: flops_per_pixel(read_card(model)) for model in args.models + [args.full_disk_model]}
+    rows = []
+    for model in args.models:
+        flops = fpp[model] * args.size**2
+        for engine in args.engines:
+            try:
+                res = _run(args, "engine", env={**threads, **_engine_env(engine)}, engine=engine, model=model)
+            except RuntimeError as exc:
+                print(f"  {engine} / {model}: not run ({str(exc).splitlines()[-1][:200]})", flush=True)
+                continue
+            t = {k: min(v) for k, v in res["times"].items()}
+            # the floor of this row: the best GEMM measured in the same process, just before and after its runs
+            row_rate = max(res["gemm_gflops"])
+            floor = flops / (row_rate * 1e9)
+            row = {"engine": res["engine"], "model": model, "size": args.size, "flops": flops, "gemm_gflops": row_rate,
+                   "map_s": t["map"], "bare_s": t["bare"], "tiled_s": t["tiled"], "gflops": flops / t["map"] / 1e9,
+                   "map_over_floor": t["map"] / floor, "bare_over_floor": t["bare"] / floor,
+                   "tiled_over_bare": t["tiled"] / t["bare"], "map_over_bare": t["map"] / t["bare"],
+                   "peak_rss_mb": res["peak_rss_mb"], "times": res["times"], "load_s": res["load_s"]}
+            results["engines"].append(row)
+            rows.append([row["engine"], model, f"{t['map']:.2f}", f"{flops / 1e9:.0f}", f"{row['gflops']:.0f}",
+                         f"{row_rate:.0f}", f"{row['map_over_floor']:.2f}", f"{t['bare']:.2f}",
+                         f"{row['bare_over_floor']:.2f}", f"{t['tiled']:.2f}", f"{row['tiled_over_bare']:.2f}",
+                         f"{row['peak_rss_mb']:.0f}"])
+            print(f"  {engine} / {model}: enhance_map {t['map']:.2f} s, bare {t['bare']:.2f} s, tiled "
+                  f"{t['tiled']:.2f} s", flush=True)
+    if rows:
+        print(f"\n{args.size}² map, float32, best of {args.repeats} interleaved runs; floor = network FLOPs / the best "
+              "GEMM measured in the same process around the runs")
+        print(table(["engine", "model", "enhance_map (s)", "GFLOP", "GFLOP/s", "GEMM (GFLOP/s)", "x floor",
+                     "bare call (s)", "bare x floor", "tiled (s)", "tiled / bare", "peak RSS (MB)"], rows))
+
+    if not args.no_full_disk:
+        model = args.full_disk_model
+        res = _run(args, "full_disk", env=threads, model=model, engine="auto")
+        pixels = 4096**2
+        floor = pixels * fpp[model] / (res["gemm_gflops"] * 1e9)
+        results["full_disk"] = {**res, "model": model, "floor_s": floor, "over_floor": res["seconds"] / floor,
+                                "computed_fraction": res["network_pixels"] / pixels}
+        print("\n4096² synthetic full disk (NaN off the disk), default engine, one run")
+        print(table(["engine", "model", "time (s)", "GEMM (GFLOP/s)", "x floor (whole image)",
+                     "network pixels / image pixels", "Mpixel/s", "peak RSS (MB)"],
+                    [[res["engine"], model, f"{res['seconds']:.1f}", f"{res['gemm_gflops']:.0f}",
+                      f"{res['seconds'] / floor:.2f}",
+                      f"{res['network_pixels'] / pixels:.2f}", f"{pixels / res['seconds'] / 1e6:.3f}",
+                      f"{res['peak_rss_mb']:.0f}"]]))
+    results["load_average_after"] = os.getloadavg()
+    print(f"\nload average before {machine['load_average']}, after {results['load_average_after']} "
+          f"({platform.node()}, {cores} cores)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
