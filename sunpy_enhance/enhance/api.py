@@ -9,6 +9,7 @@ the data (``sunpy_enhance.enhance.consistency``), and builds the ×2 header with
 """
 import contextlib
 
+import astropy.units as u
 import numpy as np
 from scipy import ndimage
 
@@ -205,6 +206,20 @@ def enhance_array(array, *, kind, model=None, mu=None, quiet_sun=None, keep_inpu
     return out.astype(np.float32, copy=False)
 
 
+def _in_map_units(value, smap):
+    """A plain number, or an astropy Quantity converted to the map's unit (e.g. DN/s)."""
+    if not isinstance(value, u.Quantity):
+        return float(value)
+    if smap.unit is None:
+        msg = f"quiet_sun={value} has a unit but the map has none (BUNIT); pass a plain number in the map's units."
+        raise ValueError(msg)
+    try:
+        return float(value.to_value(smap.unit))
+    except u.UnitConversionError:
+        msg = f"quiet_sun={value} cannot be converted to the map's unit ({smap.unit})."
+        raise ValueError(msg) from None
+
+
 def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units=False,
                 tile_size=DEFAULT_TILE_SIZE, precision="float32", device=None, engine="auto",
                 allow_non_hmi=False, allow_any_scale=False, progress=False):
@@ -224,8 +239,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         What the map holds; by default read from its metadata (`classify_map`).
     model : str or `os.PathLike`, optional
         Bundled model name or model directory; default ``"enhance-<kind>"``.
-    quiet_sun : float, optional
-        Quiet-Sun intensity (after limb-darkening correction) in the map's units; default estimated.
+    quiet_sun : float or `~astropy.units.Quantity`, optional
+        Quiet-Sun intensity (after limb-darkening correction): a number in the map's units, or a Quantity
+        (e.g. ``60000 * u.Unit("DN/s")``) converted to them; default estimated.
     keep_input_units : bool, optional
         Return continuum intensities in the input's units (DN/s, limb darkening restored) instead of I/Ic.
     tile_size : int, optional
@@ -348,7 +364,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
             ld_mu = None
         if ld_mu is not None:  # the law is evaluated once, for the quiet-Sun level and the network input
             data = data / limb_darkening(ld_mu).astype(np.float32)
-        level = quiet_sun_level(data) if quiet_sun is None else float(quiet_sun)
+        level = quiet_sun_level(data) if quiet_sun is None else _in_map_units(quiet_sun, smap)
         check_quiet_sun(level, given=quiet_sun is not None)
         out = enhance_array(data, kind=kind, model=model, quiet_sun=level, tile_size=tile_size,
                             precision=precision, device=device, progress=progress, engine=engine)

@@ -213,3 +213,20 @@ def test_masks_are_honoured_and_carried(tiny_enhance_models):
     masked = np.ma.MaskedArray(data, mask=mask)
     arr = enhance_array(masked, kind="magnetogram", model=tiny_enhance_models["magnetogram"])
     assert np.isnan(arr[:, :16]).all() and np.isfinite(arr[:, 16:]).all()
+
+
+def test_quiet_sun_as_a_quantity(tiny_enhance_models):
+    """quiet_sun may be an astropy Quantity in any unit convertible to the map's; a wrong unit is refused."""
+    import astropy.units as u
+
+    from sunpy_enhance.enhance import enhance_map
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    hmi = synthetic_hmi_map("continuum", shape=(32, 32))
+    model = tiny_enhance_models["continuum"]
+    plain = enhance_map(hmi, model=model, quiet_sun=60000.0)
+    quantity = enhance_map(hmi, model=model, quiet_sun=3.6e6 * u.Unit("DN/min"))
+    np.testing.assert_allclose(quantity.data, plain.data, rtol=1e-6)
+    assert quantity.meta["enhqsun"] == pytest.approx(60000.0)
+    with pytest.raises(ValueError, match="cannot be converted"):
+        enhance_map(hmi, model=model, quiet_sun=1 * u.G)
