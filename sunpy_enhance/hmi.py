@@ -104,6 +104,34 @@ def map_scale_arcsec(smap):
         return None
 
 
+#: Projection codes of heliographic grids, as named in the messages.
+_PROJECTIONS = {"CEA": "cylindrical equal-area (CEA)", "CAR": "plate carrée (CAR)"}
+
+
+def _refuse_heliographic_grid(smap, consequence):
+    """
+    Refuse a map reprojected to a heliographic grid (Carrington or Stonyhurst longitude/latitude axes).
+
+    Such maps (SHARP CEA cutouts, synoptic maps) are interpolated from the detector pixels: their sampling
+    and effective PSF are not HMI's, and differ across the field. Comparing their degrees to 0.504″ would
+    give a misleading reason, and an override would not help, so none is offered.
+    """
+    ctype1 = str(smap.meta.get("ctype1", "")).strip().upper()
+    ctype2 = str(smap.meta.get("ctype2", "")).strip().upper()
+    if not (ctype1[:4] in ("CRLN", "HGLN") or ctype2[:4] in ("CRLT", "HGLT")):
+        return
+    code = ctype1.rsplit("-", 1)[-1] if "-" in ctype1 else ""
+    grid = _PROJECTIONS.get(code, f"{code} projection" if code else "longitude-latitude grid")
+    frame = "Carrington" if ctype1.startswith("CRLN") else "Stonyhurst"
+    msg = (f"This map is reprojected to a heliographic {grid} grid in {frame} coordinates (CTYPE1={ctype1!r}, "
+           f"{smap.scale.axis1:.3g}), as the SHARP CEA series (hmi.sharp_cea_720s) and synoptic maps are: "
+           f"{consequence}. Its pixels are interpolated from HMI's, so neither HMI's 0.504\"/px sampling nor its "
+           "PSF holds for them. Use data on HMI's own helioprojective grid instead: the native-frame SHARP "
+           "cutouts (hmi.sharp_720s), or full-disk HMI data or a cutout of them "
+           "(sunpy-enhance fetch --cutout, or fetch_hmi(..., cutout=...)).")
+    raise ValueError(msg)
+
+
 def check_hmi_map(smap, *, allow_non_hmi=False, allow_any_scale=False, consequence="results would be wrong"):
     """
     Refuse maps that are not native-resolution SDO/HMI, unless the caller allows them.
@@ -125,12 +153,15 @@ def check_hmi_map(smap, *, allow_non_hmi=False, allow_any_scale=False, consequen
     ------
     ValueError
         Not HMI (without ``allow_non_hmi``), or not sampled at ~0.504″/px (without ``allow_any_scale``).
+        Always for a map reprojected to a heliographic grid (``CTYPE1`` ``CRLN-…``/``HGLN-…``, e.g. the
+        CEA maps of the SHARP series ``hmi.sharp_cea_720s``): no option makes its pixels HMI's.
     """
     instrument = " ".join(str(smap.meta.get(k, "")) for k in ("instrume", "telescop", "detector")).upper()
     if "HMI" not in instrument and not allow_non_hmi:
         msg = (f"This map is not from SDO/HMI (INSTRUME={smap.meta.get('instrume')!r}): {consequence}. "
                "Pass allow_non_hmi=True if your data are HMI-like (0.504\"/px, ~1.1\" resolution at 6173 Å).")
         raise ValueError(msg)
+    _refuse_heliographic_grid(smap, consequence)
     scale = map_scale_arcsec(smap)
     native = scale is not None and np.all(np.abs(scale / _HMI_SCALE - 1) < HMI_SCALE_TOLERANCE)
     if not native and not allow_any_scale:

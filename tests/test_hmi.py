@@ -86,3 +86,41 @@ def test_plausible_data_pass(continuum, magnetogram):
     check_plausible(magnetogram.data, "magnetogram")
     umbra = np.full((8, 8), 2800.0)  # a cutout inside a strong umbra: all positive, but a field
     check_plausible(umbra, "magnetogram")
+
+
+def sunpy_header_map(name):
+    """A map with the header of one of sunpy's real HMI test headers (zeros as data)."""
+    from sunpy.data.test import get_dummy_map_from_header, get_test_filepath
+
+    return get_dummy_map_from_header(get_test_filepath(name))
+
+
+def test_sharp_cea_is_refused_as_reprojected_not_for_its_scale():
+    from sunpy_enhance.enhance.api import enhance_map
+    from sunpy_enhance.hmi import check_hmi_map
+    from sunpy_enhance.richardson_lucy import richardson_lucy_map
+
+    cea = sunpy_header_map("hmi_cea_sharp_magnetogram.header")  # CTYPE1 = 'CRLN-CEA', 0.03 deg/px
+    for options in ({}, {"allow_any_scale": True}, {"allow_any_scale": True, "allow_non_hmi": True}):
+        with pytest.raises(ValueError, match=r"reprojected to a heliographic cylindrical equal-area \(CEA\)") as info:
+            check_hmi_map(cea, **options)
+        message = str(info.value)
+        assert "CTYPE1='CRLN-CEA'" in message
+        assert "hmi.sharp_720s" in message and "sunpy-enhance fetch --cutout" in message
+        assert "allow_" not in message  # no override can make these pixels HMI's
+        assert "0.504\"/px" in message and "is not HMI's native" not in message
+    for method in (enhance_map, richardson_lucy_map):
+        with pytest.raises(ValueError, match="SHARP CEA series"):
+            method(cea, allow_any_scale=True)
+
+    stonyhurst = dict(cea.meta, ctype1="HGLN-CAR", ctype2="HGLT-CAR")
+    with pytest.raises(ValueError, match=r"plate carrée \(CAR\) grid in Stonyhurst"):
+        check_hmi_map(sunpy.map.Map(cea.data, stonyhurst))
+
+
+def test_native_frame_sharp_passes_the_hmi_check():
+    from sunpy_enhance.hmi import check_hmi_map
+
+    native = sunpy_header_map("hmi_sharp_magnetogram.header")  # HPLN-TAN at 0.504"/px: what to use instead
+    scale = check_hmi_map(native)
+    np.testing.assert_allclose(scale, 0.504, rtol=0.01)
