@@ -45,6 +45,7 @@ __all__ = [
     "REGISTERED_EMAIL",
     "SERIES",
     "JSOCLookalike",
+    "corrupted",
     "hmi_like_fits_bytes",
     "jsoc",
     "jsoc_filename",
@@ -174,8 +175,18 @@ def hmi_like_fits_bytes(data, header, bzero, bscale):
     hdu.header["BZERO"] = bzero
     hdu.header["BSCALE"] = bscale
     buffer = io.BytesIO()
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer, checksum=True)  # JSOC's exports carry them
     return buffer.getvalue()
+
+
+def corrupted(body):
+    """``body`` (a FITS file) with one byte inside the data of its last HDU changed: size and structure kept."""
+    with fits.open(io.BytesIO(body), disable_image_compression=True) as hdul:
+        info = hdul[-1].fileinfo()
+    position = info["datLoc"] + min(10, max(info["datSpan"] - 1, 0))
+    changed = bytearray(body)
+    changed[position] ^= 0xFF
+    return bytes(changed)
 
 
 def write_hmi_file(directory, series="hmi.M_45s", time="2014-03-01T00:00:00", size=96):
@@ -249,7 +260,12 @@ class JSOCLookalike:
     ``"500"`` (HTTP 500), ``"404"``, ``"drop"`` (headers promise the whole file, half is sent, the
     connection is closed), ``"truncate"`` (a FITS file cut short served with a matching
     ``Content-Length``: HTTP cannot tell), ``"html"`` (an HTML error page with status 200),
-    ``"stall"`` (half the file, then silence for ``stall_seconds``).
+    ``"stall"`` (half the file, then silence for ``stall_seconds``), ``"trickle"`` (the whole file,
+    ``trickle_bytes`` every ``trickle_interval`` seconds: never silent long enough for a read timeout, but
+    slow enough to take minutes), ``"corrupt"`` (the file with one byte of its data changed: same size,
+    same ``Content-Length``, FITS structure intact; only its ``CHECKSUM``/``DATASUM`` tell).
+
+    Exported files carry ``CHECKSUM`` and ``DATASUM`` keywords, as JSOC's FITS exports do.
 
     ``log`` lists ``(method, path, query)`` of every request, ``served`` counts complete file bodies.
     """
@@ -264,6 +280,8 @@ class JSOCLookalike:
         self.max_export_mb = 100000.0
         self.instant = False
         self.stall_seconds = 3.0
+        self.trickle_bytes = 64
+        self.trickle_interval = 0.05
         self.hostile_filenames = None
         self.log = []
         self.served = {}
@@ -325,7 +343,7 @@ class JSOCLookalike:
         (see the class docstring). Give ``match`` (a file name) when several files download in
         parallel, so that the HEAD parfive sends first and the GET that follows see the same fault.
         """
-        if kind not in ("500", "404", "drop", "truncate", "html", "stall"):
+        if kind not in ("500", "404", "drop", "truncate", "html", "stall", "trickle", "corrupt"):
             raise ValueError(kind)
         with self._lock:
             self._faults.extend([(kind, match)] * times)
@@ -655,6 +673,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault == "truncate":
             body = body[: len(body) // 2]
+        if fault == "corrupt":
+            body = corrupted(body)
         start, end = 0, len(body) - 1
         status = 200
         ranged = self.headers.get("Range")
@@ -673,6 +693,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
         self.end_headers()
         if self.command == "HEAD":
+            return None
+        if fault == "trickle":
+            step = max(1, int(jsoc.trickle_bytes))
+            for i in range(0, len(chunk), step):
+                if jsoc._closing.is_set():
+                    break
+                self.wfile.write(chunk[i:i + step])  # the client closing raises BrokenPipeError: handled
+                self.wfile.flush()
+                jsoc._closing.wait(jsoc.trickle_interval)
             return None
         if fault in ("drop", "stall"):
             self.wfile.write(chunk[: len(chunk) // 2])

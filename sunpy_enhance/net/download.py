@@ -2,10 +2,12 @@
 Downloads that survive bad connections: parfive with a cache, retries and verified, atomic files.
 
 Every file is downloaded under a temporary name (``<name>.part``) next to its final place and only
-renamed to its final name once it is complete: as long as the server announced it (``Content-Length``)
-and, for FITS files, with every HDU's header and data present. So a file under its final name is always
-complete, and a file already present and complete is not fetched again: an interrupted batch, run again,
-downloads only what is missing.
+renamed to its final name once it is complete and intact: as long as the server announced it
+(``Content-Length``), for FITS files with every HDU's header and data present and, where the file carries
+them, its ``CHECKSUM``/``DATASUM`` keywords matching its bytes. So a file under its final name is always
+complete, and a file already present and intact is not fetched again: an interrupted batch, run again,
+downloads only what is missing. A server that sends too slowly does not hold a download forever: each file
+has a deadline (`download_deadline`).
 """
 import asyncio
 import concurrent.futures
@@ -15,16 +17,23 @@ import math
 import os
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CorruptFileError", "DownloadRecord", "DownloadReport", "download_files", "verify_file"]
+__all__ = ["MIN_RATE", "CorruptFileError", "DownloadRecord", "DownloadReport", "download_deadline", "download_files",
+           "verify_file"]
 
 log = logging.getLogger(__name__)
 
 _BLOCK = 2880
 #: HTTP statuses worth retrying; any other 4xx means the request itself is wrong.
 _RETRY_STATUSES = {408, 425, 429}
+
+#: The slowest average rate (bytes per second) the default deadline of a download allows (`download_deadline`).
+MIN_RATE = 20_000
+#: The size the default deadline assumes when the server does not announce one (a full-disk HMI file is ~15 MB).
+_UNKNOWN_SIZE = 64 * 2**20
 
 
 class CorruptFileError(OSError):
@@ -143,9 +152,31 @@ def _check_fits(path, size):
             index += 1
 
 
-def verify_file(path, *, expected_size=None, is_fits=None):
+def _check_checksums(path):
+    """Refuse a FITS file whose ``CHECKSUM``/``DATASUM`` keywords (where present) do not match its bytes."""
+    from astropy.io import fits
+
+    name = Path(path).name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # astropy only warns about a mismatch: collect its warnings
+        try:
+            # the compressed tables themselves: their sums are over the bytes stored, no decompression needed
+            with fits.open(path, checksum=True, disable_image_compression=True, memmap=False) as hdul:
+                len(hdul)  # load (and so check) every HDU
+        except (OSError, ValueError, IndexError, TypeError) as exc:  # a header astropy cannot parse
+            msg = f"{name} cannot be read as FITS ({type(exc).__name__}: {exc})"
+            raise CorruptFileError(msg) from None
+    failures = [str(w.message).strip().rstrip(".") for w in caught
+                if re.match(r"(Checksum|Datasum) verification failed", str(w.message))]
+    if failures:
+        msg = (f"{name} is corrupted: {'; '.join(failures)} (its bytes differ from those its CHECKSUM/DATASUM "
+               "keywords were computed from: damaged in transfer or on disk)")
+        raise CorruptFileError(msg)
+
+
+def verify_file(path, *, expected_size=None, is_fits=None, checksum=False):
     """
-    Check that a file is complete; raise `CorruptFileError` saying what is wrong if it is not.
+    Check that a file is complete (and intact); raise `CorruptFileError` saying what is wrong if it is not.
 
     Parameters
     ----------
@@ -155,17 +186,24 @@ def verify_file(path, *, expected_size=None, is_fits=None):
         Its size announced by the server (``Content-Length``).
     is_fits : bool, optional
         Check the FITS structure; by default when the name ends with ``.fits``, ``.fts`` or ``.fit``.
+    checksum : bool, optional
+        For FITS files, also check every HDU's ``CHECKSUM`` and ``DATASUM`` keywords, where present,
+        against its bytes (this reads the whole file). Downloads are checked so; a file saved after being
+        changed can carry stale sums (sunpy's ``Map.save`` keeps those of the file it was read from), so
+        files of unknown history should not be.
 
     Raises
     ------
     CorruptFileError
-        The file is empty, shorter or longer than announced, or (for FITS files) not a FITS file or
-        missing part of a header or data unit.
+        The file is empty, shorter or longer than announced, or (for FITS files) not a FITS file,
+        missing part of a header or data unit, or (with ``checksum``) with bytes that do not match its
+        checksums.
 
     Notes
     -----
-    The FITS check reads only the headers: it finds truncation (the usual damage of an interrupted
-    download or of a server that cut a file short) but not corrupted bytes inside the data.
+    The structural check reads only the headers: it finds truncation (the usual damage of an interrupted
+    download or of a server that cut a file short). Changed bytes of the same length are found only by
+    ``checksum``, and only in files that carry the keywords (JSOC's FITS exports do).
 
     Examples
     --------
@@ -195,6 +233,35 @@ def verify_file(path, *, expected_size=None, is_fits=None):
         is_fits = _is_fits_name(path)
     if is_fits:
         _check_fits(path, size)
+        if checksum:
+            _check_checksums(path)
+
+
+def download_deadline(size, *, timeout=90.0, min_rate=MIN_RATE):
+    """
+    The seconds a download of ``size`` bytes may take in all, by default: ``timeout + size / min_rate``.
+
+    Parameters
+    ----------
+    size : int or None
+        The size the server announced (``Content-Length``); None when it announced none (64 MiB is
+        assumed then).
+    timeout : float, optional
+        Seconds granted for the start (connection, first bytes), as for `download_files`.
+    min_rate : float, optional
+        The slowest average rate (bytes per second) tolerated; 20 kB/s by default.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from sunpy_enhance.net.download import download_deadline
+    >>> download_deadline(15_000_000)  # a full-disk HMI image: 90 s + 15 MB at 20 kB/s
+    840.0
+    """
+    return float(timeout) + (_UNKNOWN_SIZE if size is None else int(size)) / float(min_rate)
 
 
 def _check_base_name(name, directory):
@@ -279,8 +346,35 @@ def _announced_size(resp):
     return int(length) if length is not None and length.isdigit() else None
 
 
+def _start_deadline(url, part, size, overdue, seconds):
+    """
+    Cancel the download task running now (the one of ``url``) if it is not done in ``seconds``.
+
+    Called from parfive's filename callback, which runs in the file's own task; the cancelled task deletes
+    its partial file, and ``overdue[url]`` says why it ended.
+    """
+    task = asyncio.current_task()
+    if task is None:  # not inside parfive's event loop: nothing to time
+        return
+
+    def expire():
+        if task.done():
+            return
+        try:
+            received = part.stat().st_size
+        except OSError:
+            received = 0
+        total = f"of {size} " if size is not None else ""
+        overdue[url] = (f"too slow: {received} {total}bytes arrived within the deadline of {seconds:.3g} s (about "
+                        f"{received / seconds / 1000:.3g} kB/s); on a slow connection pass a larger deadline= or "
+                        "a smaller min_rate=")
+        task.cancel()
+
+    asyncio.get_running_loop().call_later(seconds, expire)
+
+
 def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn=4, max_splits=1,
-                   max_retries=3, retry_wait=2.0, timeout=90.0, progress=True):
+                   max_retries=3, retry_wait=2.0, timeout=90.0, deadline=None, min_rate=MIN_RATE, progress=True):
     """
     Download files into a cache directory, skipping complete ones, retrying failures.
 
@@ -290,8 +384,8 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
         HTTP(S) URLs.
     directory : path-like
         Where the files go (created if needed). Files already there under their final names and
-        complete (see `verify_file`) are not downloaded again unless ``overwrite`` is set; files
-        there but incomplete are replaced.
+        complete and intact (see `verify_file`, with ``checksum=True``) are not downloaded again unless
+        ``overwrite`` is set; files there but incomplete or corrupted are replaced.
     filenames : iterable of str, optional
         File names, one per URL; by default the last part of each URL. Each must be a plain name
         inside ``directory`` (no path separators, not ``.`` or ``..``): anything else raises `ValueError`
@@ -303,12 +397,20 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
     max_splits : int, optional
         Parallel connections per file (JSOC asks for 1).
     max_retries : int, optional
-        Further attempts for files that failed with a transient error (HTTP 5xx, a dropped or
-        stalled connection, a truncated file). HTTP 4xx other than 408/429 are not retried.
+        Further attempts for files that failed with a transient error (HTTP 5xx, a dropped, stalled or
+        too slow connection, a truncated or corrupted file). HTTP 4xx other than 408/429 are not retried.
     retry_wait : float, optional
         Seconds before the first retry; doubled for each further one.
     timeout : float, optional
         Seconds without data (or to connect) after which a download is abandoned and retried.
+    deadline : float, optional
+        Seconds a file may take in all, from the server's answer to its last byte, after which its download
+        is abandoned (and retried): a server that trickles bytes, never silent for ``timeout``, cannot hold
+        it forever. By default scaled by the size the server announces (`download_deadline`:
+        ``timeout + size / min_rate``).
+    min_rate : float, optional
+        The slowest average rate (bytes per second) the default deadline tolerates; lower it on a slow
+        connection.
     progress : bool, optional
         Show parfive's progress bars.
 
@@ -320,8 +422,9 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
     Notes
     -----
     A file is written as ``<name>.part`` and renamed (`os.replace`, atomic) only once it has the size
-    the server announced and, for FITS, all its HDUs: no partial file ever carries the final name, and
-    ``.part`` files are deleted when an attempt fails. A file that fails is retried from its start:
+    the server announced and, for FITS, all its HDUs and matching checksums (where it has them): no
+    partial or damaged file ever carries the final name, and ``.part`` files are deleted when an attempt
+    fails or runs past its deadline. A file that fails is retried from its start:
     parfive deletes partial files, so byte ranges are not resumed, but the files already complete are
     kept, so a re-run after an interruption fetches only what is missing.
     Only one process at a time should download into the same directory.
@@ -336,6 +439,9 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
             raise ValueError(msg)
     if not (timeout > 0 and retry_wait >= 0):
         msg = f"timeout must be > 0 and retry_wait ≥ 0 (seconds), not {timeout!r} and {retry_wait!r}."
+        raise ValueError(msg)
+    if not ((deadline is None or deadline > 0) and min_rate > 0):
+        msg = f"deadline (seconds, or None) and min_rate (bytes/s) must be > 0, not {deadline!r} and {min_rate!r}."
         raise ValueError(msg)
     directory = Path(directory)
     urls = list(urls)
@@ -358,9 +464,9 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
         final = directory / name
         if final.exists() and not overwrite:
             try:
-                verify_file(final)
+                verify_file(final, checksum=True)
             except CorruptFileError as exc:
-                log.info("replacing incomplete cached file %s: %s", final, exc)
+                log.info("replacing incomplete or corrupted cached file %s: %s", final, exc)
                 final.unlink()
             else:
                 records[url] = DownloadRecord(url, final, "cached")
@@ -382,7 +488,7 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
                 log.info("retrying %d file(s) in %.1f s (attempt %d of %d)", len(pending), wait, attempt + 1,
                          max_retries + 1)
                 time.sleep(wait)
-            sizes = {}
+            sizes, overdue = {}, {}
             downloader = parfive.Downloader(max_conn=max_conn, max_splits=max_splits, progress=progress,
                                             overwrite=True, config=session)
             for url, final in pending.items():
@@ -390,20 +496,29 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
                 part.unlink(missing_ok=True)
                 attempts[url] += 1
 
-                def target(*args, _part=part, _url=url, _sizes=sizes):
-                    # parfive passes (response, url); keep the announced size for the check
+                def target(*args, _part=part, _url=url, _sizes=sizes, _overdue=overdue):
+                    # parfive passes (response, url) once the server has answered, from the file's own task:
+                    # keep the announced size for the check and start the file's deadline
                     for arg in args:
                         if not isinstance(arg, str):
                             _sizes[_url] = _announced_size(arg)
+                    size = _sizes.get(_url)
+                    seconds = deadline if deadline is not None else download_deadline(size, timeout=timeout,
+                                                                                      min_rate=min_rate)
+                    _start_deadline(_url, _part, size, _overdue, seconds)
                     return _part
 
                 downloader.enqueue_file(url, filename=target)
             results = _run_download(downloader)
 
-            cancelled = [e for e in results.errors if isinstance(e.exception, asyncio.CancelledError)]
+            cancelled = [e for e in results.errors
+                         if isinstance(e.exception, asyncio.CancelledError) and e.url not in overdue]
             if cancelled:
                 raise KeyboardInterrupt
             for error in results.errors:
+                if error.url in overdue:
+                    reasons[error.url] = overdue[error.url]
+                    continue
                 reason, retry = _describe(error.exception, timeout)
                 reasons[error.url] = reason
                 if not retry:
@@ -413,7 +528,7 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
             for path, url in zip(results, results.urls):
                 final = pending[url]
                 try:
-                    verify_file(path, expected_size=sizes.get(url), is_fits=_is_fits_name(final))
+                    verify_file(path, expected_size=sizes.get(url), is_fits=_is_fits_name(final), checksum=True)
                 except CorruptFileError as exc:
                     Path(path).unlink(missing_ok=True)
                     reasons[url] = str(exc).replace(Path(path).name, final.name)

@@ -41,16 +41,18 @@ def _manifest_path(directory, ds, process, config):
     return Path(directory) / ".jsoc-exports" / (hashlib.sha1(key.encode()).hexdigest()[:16] + ".json")
 
 
-def _check_options(*, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout):
+def _check_options(*, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout,
+                   download_deadline=None):
     """Refuse impossible options before anything is asked of JSOC (a bad one would fail only later)."""
     checks = [("max_conn", max_conn, 1, True, "an integer ≥ 1"),
               ("max_retries", max_retries, 0, True, "an integer ≥ 0"),
               ("retry_wait", retry_wait, 0, False, "a number ≥ 0"),
               ("timeout", timeout, 0, False, "a number > 0 or None"),
               ("poll_interval", poll_interval, 0, False, "a number > 0"),
-              ("download_timeout", download_timeout, 0, False, "a number > 0")]
+              ("download_timeout", download_timeout, 0, False, "a number > 0"),
+              ("download_deadline", download_deadline, 0, False, "a number > 0 or None")]
     for name, value, minimum, integer, allowed in checks:
-        if name == "timeout" and value is None:
+        if name in ("timeout", "download_deadline") and value is None:
             continue
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
         if ok and integer:
@@ -69,7 +71,7 @@ def _write_json_atomically(path, payload):
 
 def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None, directory=None,
               server=None, request_id=None, overwrite=False, progress=True, max_conn=2, max_retries=3,
-              retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0):
+              retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0, download_deadline=None):
     """
     Find, export and download HMI records in one call; files already downloaded are not fetched again.
 
@@ -93,8 +95,9 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
         Download again files already present.
     progress : bool, optional
         Show download progress bars.
-    max_conn, max_retries, retry_wait, download_timeout
-        Passed to ``sunpy_enhance.net.download.download_files`` (``download_timeout`` as ``timeout``);
+    max_conn, max_retries, retry_wait, download_timeout, download_deadline
+        Passed to ``sunpy_enhance.net.download.download_files`` (``download_timeout`` as ``timeout``,
+        ``download_deadline`` as ``deadline``: seconds a file may take in all, by default scaled by its size);
         ``retry_wait`` also spaces retries of failed status queries.
     timeout : float, optional
         Seconds to wait for JSOC to stage the export (default: as long as it takes).
@@ -126,7 +129,8 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
     [PosixPath('.../jsoc/hmi.m_45s.20140301_000000_TAI.2.magnetogram.fits')]
     """
     _check_options(max_conn=max_conn, max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
-                   poll_interval=poll_interval, download_timeout=download_timeout)
+                   poll_interval=poll_interval, download_timeout=download_timeout,
+                   download_deadline=download_deadline)
     directory = Path(directory) if directory is not None else default_directory()
     ds = record_set(series, start, end, cadence=cadence)
     process = cutout_process(cutout, start)
@@ -140,7 +144,7 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
                           description=ds, request_ids=[request_id] if request_id else None,
                           overwrite=overwrite, progress=progress, max_conn=max_conn, max_retries=max_retries,
                           retry_wait=retry_wait, timeout=timeout, poll_interval=poll_interval,
-                          download_timeout=download_timeout)
+                          download_timeout=download_timeout, download_deadline=download_deadline)
 
 
 def _read_manifest(manifest_path):
@@ -163,7 +167,8 @@ def _read_manifest(manifest_path):
 
 
 def fetch_exports(directory, manifest_path, submit, *, config, description, request_ids=None, overwrite,
-                   progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout):
+                   progress, max_conn, max_retries, retry_wait, timeout, poll_interval, download_timeout,
+                   download_deadline=None):
     """
     Download the files of one or more exports, remembering them in a manifest.
 
@@ -179,7 +184,7 @@ def fetch_exports(directory, manifest_path, submit, *, config, description, requ
         cached = []
         for name, url in manifest["files"]:
             try:
-                verify_file(directory / name)
+                verify_file(directory / name, checksum=True)
             except OSError:
                 break
             cached.append(DownloadRecord(url, directory / name, "cached"))
@@ -217,11 +222,12 @@ def fetch_exports(directory, manifest_path, submit, *, config, description, requ
     names, urls = zip(*files)
     return download_files(urls, directory, filenames=names, overwrite=overwrite, max_conn=max_conn,
                           max_splits=1, max_retries=max_retries, retry_wait=retry_wait,
-                          timeout=download_timeout, progress=progress)
+                          timeout=download_timeout, deadline=download_deadline, progress=progress)
 
 
 def fetch_export(request_id, directory=None, *, server=None, overwrite=False, progress=True, max_conn=2,
-                 max_retries=3, retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0):
+                 max_retries=3, retry_wait=2.0, timeout=None, poll_interval=5.0, download_timeout=90.0,
+                 download_deadline=None):
     """
     Download the files of an export submitted before (by `request_export`, `fetch_hmi`, drms or the
     JSOC web page), waiting for it if it is still being staged.
@@ -232,7 +238,7 @@ def fetch_export(request_id, directory=None, *, server=None, overwrite=False, pr
         The request id, ``JSOC_YYYYMMDD_NNN``.
     directory, server, overwrite, progress, max_conn, max_retries, retry_wait, timeout
         As for `fetch_hmi`.
-    poll_interval, download_timeout
+    poll_interval, download_timeout, download_deadline
         As for `fetch_hmi`.
 
     Returns
@@ -246,7 +252,8 @@ def fetch_export(request_id, directory=None, *, server=None, overwrite=False, pr
     JSOCTimeoutError, JSOCConnectionError
     """
     _check_options(max_conn=max_conn, max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
-                   poll_interval=poll_interval, download_timeout=download_timeout)
+                   poll_interval=poll_interval, download_timeout=download_timeout,
+                   download_deadline=download_deadline)
     directory = Path(directory) if directory is not None else default_directory()
     config = server_config(server)
 
@@ -256,4 +263,5 @@ def fetch_export(request_id, directory=None, *, server=None, overwrite=False, pr
     return fetch_exports(directory, None, submit, config=config, description=request_id,
                           request_ids=[request_id], overwrite=overwrite, progress=progress, max_conn=max_conn,
                           max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
-                          poll_interval=poll_interval, download_timeout=download_timeout)
+                          poll_interval=poll_interval, download_timeout=download_timeout,
+                          download_deadline=download_deadline)

@@ -94,7 +94,7 @@ def _records_from_parfive(results, timeout=90.0):
     urls = list(getattr(results, "urls", [])) or [""] * len(results)
     for path, url in zip(results, urls):
         try:
-            verify_file(path)
+            verify_file(path, checksum=True)
         except (CorruptFileError, FileNotFoundError) as exc:
             records.append(DownloadRecord(url, Path(path), "failed",
                                           f"{exc} (delete it and fetch it again)", 1))

@@ -200,3 +200,89 @@ def test_unreachable_server(tmp_path):
     assert report[0].status == "failed"
     assert "cannot connect to the server" in report[0].reason
     assert list(tmp_path.iterdir()) == []
+
+
+# -- too slow, corrupted ------------------------------------------------------------------------------
+def test_trickling_server_ends_at_the_deadline_without_a_partial_file(tmp_path, exported):
+    import time
+
+    server, files = exported
+    (name, url), (other_name, other_url) = files[0], files[1]
+    server.add_fault("trickle", times=10, match=name)  # 64 bytes every 50 ms: never silent for `timeout`
+    started = time.monotonic()
+    report = download_files([url, other_url], tmp_path, max_retries=1, max_conn=2,
+                            **{**FAST, "timeout": 5.0, "deadline": 1.0})
+    assert time.monotonic() - started < 15  # the whole file would take ~20 s per attempt
+    record = report[0]
+    assert record.status == "failed" and record.attempts == 2
+    assert record.reason.startswith("too slow: ")
+    assert "bytes arrived within the deadline of 1 s" in record.reason and "deadline=" in record.reason
+    assert report[1].status == "downloaded"  # the other file is not held up
+    verify_file(tmp_path / other_name, checksum=True)
+    assert not (tmp_path / name).exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_default_deadline_scales_with_the_announced_size(tmp_path, exported):
+    from sunpy_enhance.net.download import MIN_RATE, download_deadline
+
+    assert download_deadline(15_000_000) == 90 + 15_000_000 / MIN_RATE
+    assert download_deadline(2_000_000, timeout=10, min_rate=1e5) == 30
+    assert download_deadline(None, timeout=0, min_rate=2**20) == 64  # no size announced: 64 MiB assumed
+
+    server, files = exported
+    name, url = files[0]
+    size = len(server.files[next(k for k in server.files if k.endswith(name))])
+    server.add_fault("trickle", match=name)  # ~1.3 kB/s: over the deadline for a fast minimum rate
+    report = download_files([url], tmp_path, **{**FAST, "timeout": 0.5, "min_rate": 50_000})
+    assert report[0].status == "downloaded" and report[0].attempts == 2
+    assert f"of {size} bytes arrived within the deadline of {0.5 + size / 50_000:.3g} s" in report[0].reason
+    with pytest.raises(ValueError, match="deadline"):
+        download_files([url], tmp_path, deadline=0, **FAST)
+
+
+def test_corrupted_bytes_are_caught_by_the_fits_checksums(tmp_path, exported):
+    server, files = exported
+    name, url = files[0]
+    server.add_fault("corrupt", match=name)  # one data byte changed: same size, intact structure
+    report = download_files([url], tmp_path, **FAST)
+    record = report[0]
+    assert record.status == "downloaded" and record.attempts == 2
+    assert f"{name} is corrupted: " in record.reason
+    assert "Datasum verification failed for HDU ('COMPRESSED_IMAGE', 1)" in record.reason
+    verify_file(tmp_path / name, checksum=True)
+    assert leftovers(tmp_path) == []
+
+    server.add_fault("corrupt", times=10, match=name)
+    report = download_files([url], tmp_path / "again", max_retries=1, **FAST)
+    assert report[0].status == "failed" and "is corrupted" in report[0].reason
+    assert not (tmp_path / "again" / name).exists()
+
+
+def test_corrupted_cached_file_is_fetched_again(tmp_path, exported):
+    from jsoc_server import corrupted
+
+    server, files = exported
+    name, url = files[0]
+    complete = server.files[next(k for k in server.files if k.endswith(name))]
+    (tmp_path / name).write_bytes(corrupted(complete))  # e.g. a bad disk block: same size, FITS structure intact
+    verify_file(tmp_path / name)  # the structure alone cannot tell
+    with pytest.raises(CorruptFileError, match="Datasum verification failed"):
+        verify_file(tmp_path / name, checksum=True)
+    report = download_files([url], tmp_path, **FAST)
+    assert report[0].status == "downloaded"
+    assert (tmp_path / name).read_bytes() == complete
+
+
+def test_checksums_are_checked_only_where_present(tmp_path):
+    plain = tmp_path / "plain.fits"
+    fits.PrimaryHDU(np.ones((16, 16), dtype=np.float32)).writeto(plain)
+    verify_file(plain, checksum=True)  # no CHECKSUM/DATASUM: the structural check only
+    summed = tmp_path / "summed.fits"
+    fits.PrimaryHDU(np.ones((16, 16), dtype=np.float32)).writeto(summed, checksum=True)
+    verify_file(summed, checksum=True)
+    body = bytearray(summed.read_bytes())
+    body[2880 + 4] ^= 0x01
+    summed.write_bytes(bytes(body))
+    with pytest.raises(CorruptFileError, match=r"summed.fits is corrupted: .*Datasum verification failed"):
+        verify_file(summed, checksum=True)

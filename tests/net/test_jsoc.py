@@ -342,6 +342,29 @@ def test_download_failures_are_reported_not_raised(jsoc, tmp_path):
         verify_file(path)
 
 
+def test_fetch_ends_a_trickling_download_and_refetches_a_corrupted_cached_file(jsoc, tmp_path):
+    from jsoc_server import corrupted
+
+    jsoc.add_fault("trickle", times=2, match="000130_TAI")  # both attempts
+    args = ("hmi.M_45s", "2014-03-01", "2014-03-01 00:02")
+    report = exports.fetch_hmi(*args, email=REGISTERED_EMAIL, directory=tmp_path, server=jsoc.url, max_retries=1,
+                               download_deadline=0.5, **FAST)
+    assert [r.status for r in report] == ["downloaded", "failed", "downloaded"]
+    assert report[1].reason.startswith("too slow: ") and not report[1].path.exists()
+    assert leftovers(tmp_path) == []
+    with pytest.raises(ValueError, match="download_deadline must be a number > 0 or None"):
+        exports.fetch_hmi(*args, directory=tmp_path, server=jsoc.url, download_deadline=-1, **FAST)
+
+    # a complete-looking but damaged file in the cache is not trusted: the manifest's export is reused
+    first = report[0].path
+    complete = first.read_bytes()
+    first.write_bytes(corrupted(complete))
+    again = exports.fetch_hmi(*args, directory=tmp_path, server=jsoc.url, **FAST)
+    assert [r.status for r in again] == ["downloaded", "downloaded", "cached"]
+    assert first.read_bytes() == complete
+    assert api_calls(jsoc, "exp_request") == 1
+
+
 def _hostile_name(kind, tmp_path):
     return {"parent": "../../x.fits", "absolute": str(tmp_path / "elsewhere" / "abs.fits"),
             "not fits": "evil.sh"}[kind]
