@@ -3,6 +3,8 @@ SDO/HMI facts and map checks: pixel scale, what a map holds (continuum or magnet
 noise, and the refusal of maps the HMI-specific methods are not made for. One home for "is this HMI, and
 what kind?", used by Enhance, Richardson–Lucy and the denoiser alike.
 """
+import re
+
 import astropy.units as u
 import numpy as np
 
@@ -14,14 +16,17 @@ __all__ = [
     "IMPOSSIBLE_VALUE",
     "KINDS",
     "check_hmi_map",
+    "check_not_deconvolved",
     "check_plausible",
     "check_pointing",
     "check_quiet_sun",
     "classify_map",
+    "deconvolved_series",
     "is_hmi_magnetogram",
     "map_scale_arcsec",
     "missing_to_nan",
     "nominal_noise",
+    "undeconvolved_series",
 ]
 
 #: The data kinds the Enhance networks exist for.
@@ -132,6 +137,118 @@ def _refuse_heliographic_grid(smap, consequence):
     raise ValueError(msg)
 
 
+#: JSOC names of HMI's deconvolved (stray-light corrected) products: ``hmi.M_45s_dcon``, ``hmi.Ic_720s_dconS``,
+#: ``hmi.S_720s_dconS``, ``hmi.lev1_dcon``, … (``_dcon``: the filtergrams were deconvolved; ``_dconS``: the Stokes
+#: images; Norton et al. 2025).
+_DECONVOLVED_SERIES = re.compile(r"\bhmi\.[a-z0-9_]*?_dcons?(?![a-z0-9])", re.IGNORECASE)
+#: Header keywords that name the series a record came from or was computed from.
+_PROVENANCE_KEYWORDS = ("source", "series", "content", "history", "comment")
+
+
+def deconvolved_series(text):
+    """
+    The first name of an HMI deconvolved series (``hmi.…_dcon`` or ``hmi.…_dconS``) in ``text``, or None.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.hmi import deconvolved_series
+    >>> deconvolved_series("hmi.S_720s_dconS[2022.09.28_19:00:00_TAI][3]")
+    'hmi.S_720s_dconS'
+    >>> deconvolved_series("hmi.m_45s_dcon.20140301_000045_TAI.2.magnetogram.fits")
+    'hmi.m_45s_dcon'
+    >>> deconvolved_series("hmi.M_720s") is None
+    True
+    """
+    match = _DECONVOLVED_SERIES.search(str(text))
+    return match.group(0) if match else None
+
+
+def undeconvolved_series(series):
+    """
+    The series of the same observable before deconvolution: ``hmi.M_720s_dconS`` → ``hmi.M_720s``.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.hmi import undeconvolved_series
+    >>> undeconvolved_series("hmi.Ic_720s_dconS"), undeconvolved_series("hmi.m_45s_dcon")
+    ('hmi.Ic_720s', 'hmi.m_45s')
+    """
+    return re.sub(r"_dcons?(?![a-z0-9])", "", str(series), flags=re.IGNORECASE)
+
+
+def check_not_deconvolved(smap=None, *, series=None,
+                          consequence="the Enhance networks would deconvolve it a second time"):
+    """
+    Refuse data that JSOC has already deconvolved (the ``*_dcon``/``*_dconS`` series).
+
+    These products have had HMI's stray light removed by Richardson–Lucy deconvolution with an
+    Airy⊗Lorentzian PSF (Norton et al. 2025). The Enhance networks (and Richardson–Lucy with the HMI PSF) are
+    made for data still blurred by HMI's PSF: applied again they over-sharpen, amplify the noise and
+    invent structure, with nothing in the output to show it.
+
+    Parameters
+    ----------
+    smap : `sunpy.map.GenericMap`, optional
+        A map; deconvolved when a header keyword that names where its data came from (``SOURCE``, the
+        pipeline's input records, or ``SERIES``, ``CONTENT``, ``HISTORY``, ``COMMENT``) names a ``_dcon``
+        series.
+    series : str, optional
+        A JSOC series name; deconvolved when it contains ``_dcon``.
+    consequence : str, optional
+        What goes wrong with such data, for the message.
+
+    Raises
+    ------
+    ValueError
+        Saying that the data are already deconvolved, and which series to use instead.
+
+    Notes
+    -----
+    Refused rather than warned about: the result would look plausible (only sharper) and be wrong, and the
+    non-deconvolved series of the same observations is always in the same archive.
+
+    Examples
+    --------
+    >>> from sunpy_enhance.hmi import check_not_deconvolved
+    >>> check_not_deconvolved(series="hmi.M_720s")
+    >>> check_not_deconvolved(series="hmi.M_720s_dconS")
+    Traceback (most recent call last):
+    ...
+    ValueError: hmi.M_720s_dconS is already deconvolved: ...
+    """
+    if series is not None and "_dcon" in str(series).lower():
+        where, instead = f"{series} is already deconvolved", undeconvolved_series(series)
+    elif smap is not None:
+        for key in _PROVENANCE_KEYWORDS:
+            found = deconvolved_series(smap.meta.get(key, ""))
+            if found:
+                break
+        else:
+            return
+        where = f"This map is already deconvolved (its {key.upper()} keyword names {found})"
+        instead = _observable_series(smap) or undeconvolved_series(found)
+    else:
+        return
+    msg = (f"{where}: JSOC's deconvolved HMI series have had HMI's stray light removed by Richardson-Lucy "
+           f"deconvolution (Norton et al. 2025), so {consequence}. Enhance's networks (like Richardson-Lucy with "
+           "the HMI PSF) expect data blurred by the non-deconvolved HMI PSF: applied again they over-sharpen and "
+           f"amplify noise. Use the non-deconvolved series {instead} instead.")
+    raise ValueError(msg)
+
+
+def _observable_series(smap):
+    """``hmi.M_720s``-like name of a map's observable from its kind and cadence, or None when they do not say."""
+    try:
+        kind = classify_map(smap)
+        cadence = float(smap.meta.get("cadence", smap.meta.get("trecstep")))
+    except (TypeError, ValueError):
+        return None
+    seconds = min((45, 720), key=lambda c: abs(c - cadence))
+    if abs(seconds - cadence) > 0.2 * seconds:
+        return None
+    return f"hmi.{'Ic' if kind == 'continuum' else 'M'}_{seconds}s"
+
+
 def check_hmi_map(smap, *, allow_non_hmi=False, allow_any_scale=False, consequence="results would be wrong"):
     """
     Refuse maps that are not native-resolution SDO/HMI, unless the caller allows them.
@@ -154,7 +271,8 @@ def check_hmi_map(smap, *, allow_non_hmi=False, allow_any_scale=False, consequen
     ValueError
         Not HMI (without ``allow_non_hmi``), or not sampled at ~0.504″/px (without ``allow_any_scale``).
         Always for a map reprojected to a heliographic grid (``CTYPE1`` ``CRLN-…``/``HGLN-…``, e.g. the
-        CEA maps of the SHARP series ``hmi.sharp_cea_720s``): no option makes its pixels HMI's.
+        CEA maps of the SHARP series ``hmi.sharp_cea_720s``): no option makes its pixels HMI's. Always for
+        data JSOC has already deconvolved (`check_not_deconvolved`).
     """
     instrument = " ".join(str(smap.meta.get(k, "")) for k in ("instrume", "telescop", "detector")).upper()
     if "HMI" not in instrument and not allow_non_hmi:
@@ -162,6 +280,7 @@ def check_hmi_map(smap, *, allow_non_hmi=False, allow_any_scale=False, consequen
                "Pass allow_non_hmi=True if your data are HMI-like (0.504\"/px, ~1.1\" resolution at 6173 Å).")
         raise ValueError(msg)
     _refuse_heliographic_grid(smap, consequence)
+    check_not_deconvolved(smap, consequence=consequence)
     scale = map_scale_arcsec(smap)
     native = scale is not None and np.all(np.abs(scale / _HMI_SCALE - 1) < HMI_SCALE_TOLERANCE)
     if not native and not allow_any_scale:

@@ -60,10 +60,12 @@ SERIES = {
     "hmi.M_720s": ("magnetogram", 720, 3, "MAGNETOGRAM", "Gauss", 0.0, 0.1),
     "hmi.M_45s_dcon": ("magnetogram", 45, 2, "MAGNETOGRAM", "Gauss", 0.0, 0.1),
     "hmi.M_720s_dcon": ("magnetogram", 720, 3, "MAGNETOGRAM", "Gauss", 0.0, 0.1),
+    "hmi.M_720s_dconS": ("magnetogram", 720, 3, "MAGNETOGRAM", "Gauss", 0.0, 0.1),
     "hmi.Ic_45s": ("continuum", 45, 2, "CONTINUUM INTENSITY", "DN/s", 97304.0, 3.0),
     "hmi.Ic_720s": ("continuum", 720, 3, "CONTINUUM INTENSITY", "DN/s", 97304.0, 3.0),
     "hmi.Ic_45s_dcon": ("continuum", 45, 2, "CONTINUUM INTENSITY", "DN/s", 97304.0, 3.0),
     "hmi.Ic_720s_dcon": ("continuum", 720, 3, "CONTINUUM INTENSITY", "DN/s", 97304.0, 3.0),
+    "hmi.Ic_720s_dconS": ("continuum", 720, 3, "CONTINUUM INTENSITY", "DN/s", 97304.0, 3.0),
     "hmi.Ic_noLimbDark_720s": ("continuum", 720, 3, "CONTINUUM INTENSITY", "DN/s", 97304.0, 3.0),
 }
 _SERIES_LOWER = {name.lower(): name for name in SERIES}
@@ -118,6 +120,18 @@ def _base_header():
 _BASE_HEADER = None
 
 
+def _source(series, t_rec, t_obs):
+    """
+    The ``SOURCE`` keyword: the records an observable was computed from, as the HMI pipeline names them. The 720 s
+    observables come from the Stokes images (``hmi.S_720s``, deconvolved: ``hmi.S_720s_dcon``/``_dconS``), the
+    45 s ones from the level-1 filtergrams (``hmi.lev1``, deconvolved: ``hmi.lev1_dcon``).
+    """
+    suffix = series[series.find("_dcon"):] if "_dcon" in series else ""
+    if SERIES[series][1] == 720:
+        return f"hmi.S_720s{suffix}[{_jsoc_time(t_rec)}]"
+    return f"hmi.lev1{suffix}[{t_obs.utc.strftime('%Y.%m.%d_%H:%M:%S')}_UTC]"
+
+
 def record_header(series, t_rec, size):
     """A realistic header for one record of ``series`` at slot time ``t_rec`` (a ``size``² field)."""
     global _BASE_HEADER
@@ -135,6 +149,7 @@ def record_header(series, t_rec, size):
     header["CAMERA"] = camera
     header["CONTENT"] = content
     header["BUNIT"] = bunit
+    header["SOURCE"] = _source(series, t_rec, t_obs)
     # Native HMI sampling, a field centred near disk centre; CROTA2 ~ 180 deg as in the real header.
     header["CDELT1"] = header["CDELT2"] = 0.504295
     header["CRPIX1"] = header["CRPIX2"] = (size + 1) / 2

@@ -124,3 +124,41 @@ def test_native_frame_sharp_passes_the_hmi_check():
     native = sunpy_header_map("hmi_sharp_magnetogram.header")  # HPLN-TAN at 0.504"/px: what to use instead
     scale = check_hmi_map(native)
     np.testing.assert_allclose(scale, 0.504, rtol=0.01)
+
+
+@pytest.mark.parametrize(("series", "source", "instead"), [
+    ("hmi.M_720s_dconS", "hmi.S_720s_dconS", "hmi.M_720s"),
+    ("hmi.Ic_720s_dconS", "hmi.S_720s_dconS", "hmi.Ic_720s"),
+    ("hmi.M_45s_dcon", "hmi.lev1_dcon", "hmi.M_45s"),
+])
+def test_deconvolved_maps_are_refused(tmp_path, series, source, instead):
+    from jsoc_server import write_hmi_file
+
+    from sunpy_enhance.enhance.api import enhance_map
+    from sunpy_enhance.hmi import check_hmi_map
+
+    smap = sunpy.map.Map(write_hmi_file(tmp_path, series, size=32))  # as JSOC exports it: SOURCE names the input
+    assert smap.meta["source"].startswith(source + "[")
+    pattern = (rf"already deconvolved \(its SOURCE keyword names {source}\).*expect data blurred by the "
+               rf"non-deconvolved HMI PSF.*Use the non-deconvolved series {instead} instead")
+    with pytest.raises(ValueError, match=pattern):
+        enhance_map(smap)
+    with pytest.raises(ValueError, match="already deconvolved"):  # no override lets it through
+        check_hmi_map(smap, allow_non_hmi=True, allow_any_scale=True)
+
+    plain = sunpy.map.Map(write_hmi_file(tmp_path / "plain", instead, size=32))
+    assert "_dcon" not in plain.meta["source"]
+    check_hmi_map(plain)
+
+
+def test_deconvolved_series_names():
+    from sunpy_enhance.hmi import check_not_deconvolved, deconvolved_series, undeconvolved_series
+
+    assert deconvolved_series("hmi.m_720s_dcons.20220928_190000_TAI.3.magnetogram.fits") == "hmi.m_720s_dcons"
+    assert deconvolved_series("HISTORY computed from hmi.lev1_dcon[2014.03.01_00:00:40_UTC]") == "hmi.lev1_dcon"
+    for text in ("hmi.M_720s", "hmi.S_720s[2014.06.09_23:48:00_TAI]", "aia.lev1_dconvolve", "", None):
+        assert deconvolved_series(text) is None
+    assert undeconvolved_series("hmi.sharp_720s_dconS") == "hmi.sharp_720s"
+    check_not_deconvolved(series="hmi.Ic_720s")
+    with pytest.raises(ValueError, match=r"^hmi.V_720s_dconS is already deconvolved: .* series hmi.V_720s inst"):
+        check_not_deconvolved(series="hmi.V_720s_dconS")

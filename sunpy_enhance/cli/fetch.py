@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sunpy_enhance.cli import CommandError, integer_at_least, number_above, number_at_least
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
+from sunpy_enhance.hmi import check_not_deconvolved, deconvolved_series
 from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
@@ -81,6 +82,15 @@ def _cutout(args):
     return im_patch(center=centre, width=width * u.arcsec, height=height * u.arcsec, tracking=args.track)
 
 
+def _not_enhanceable(series):
+    """Why data of ``series`` cannot be enhanced (it is already deconvolved), or None."""
+    try:
+        check_not_deconvolved(series=series, consequence="it cannot be enhanced (--enhance)")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _print_record(record):
     name = Path(record.source).name
     if record.status == "done":
@@ -111,6 +121,8 @@ def run(args):
         raise CommandError("give --series and --start (or --request-id of an earlier export)")
     if args.request_id is None and args.cadence is not None and args.end is None:
         raise CommandError("--cadence needs a time range: give --end too")
+    if args.enhance and _not_enhanceable(args.series):  # before asking JSOC for anything
+        raise CommandError(f"{_not_enhanceable(args.series)} Or fetch {args.series} without --enhance.")
     progress = not args.no_progress and sys.stderr.isatty()
     options = {"directory": args.output, "server": args.jsoc_url, "overwrite": args.overwrite,
                "progress": progress, "max_retries": args.retries, "retry_wait": args.retry_wait,
@@ -131,11 +143,17 @@ def run(args):
     print(f"downloads: {downloads}".splitlines()[0] + f" (in {args.output})")
     failed = len(downloads.failed)
 
-    if args.enhance and downloads.paths:
+    paths = downloads.paths
+    if args.enhance:  # files of a deconvolved series (known by their names with --request-id) are not enhanced
+        for path in [p for p in paths if _not_enhanceable(deconvolved_series(p.name))]:
+            print(f"FAILED    {path.name}: {_not_enhanceable(deconvolved_series(path.name))}")
+            paths.remove(path)
+            failed += 1
+    if args.enhance and paths:
         from sunpy_enhance.files import enhance_files
 
         enhanced_dir = args.enhanced_dir or args.output / "enhanced"
-        report = enhance_files(downloads.paths, enhanced_dir, overwrite=args.overwrite,
+        report = enhance_files(paths, enhanced_dir, overwrite=args.overwrite,
                                callback=_print_record,
                                model=args.model, tile_size=args.tile_size, device=args.device,
                                engine=args.engine, precision=args.precision, keep_input_units=args.keep_input_units,

@@ -194,6 +194,12 @@ def enhance_fido_results(results, output_dir, *, download_dir=None, overwrite=Fa
         downloads appear as failed records whose reason starts with "download failed".
         ``report.maps()`` reads the enhanced maps.
 
+    Raises
+    ------
+    ValueError
+        A JSOC search of an already deconvolved series (``hmi.M_720s_dconS``, any ``_dcon`` series), before
+        anything is exported (`sunpy_enhance.hmi.check_not_deconvolved`).
+
     Examples
     --------
     >>> from sunpy.net import Fido, attrs as a
@@ -204,7 +210,11 @@ def enhance_fido_results(results, output_dir, *, download_dir=None, overwrite=Fa
     >>> maps = report.maps()  # doctest: +SKIP
     """
     from sunpy_enhance.files import EnhanceReport, FileRecord, enhance_files
+    from sunpy_enhance.hmi import check_not_deconvolved
 
+    for block in _blocks(results) or []:  # before exporting anything: deconvolved data cannot be enhanced
+        for query in getattr(block, "query_args", None) or []:
+            check_not_deconvolved(series=query.get("series"), consequence="it cannot be enhanced")
     downloads = fetch_fido_results(results, download_dir, overwrite=overwrite, progress=progress,
                                    max_retries=max_retries, retry_wait=retry_wait, timeout=timeout,
                                    poll_interval=poll_interval)

@@ -54,7 +54,8 @@ REGISTER_URL = "http://jsoc.stanford.edu/ajax/register_email.html"
 HMISeries = namedtuple("HMISeries", ["segment", "measurement", "cadence", "description"])
 
 #: HMI series the package knows: JSOC segment, measurement (``"continuum"``/``"magnetogram"``),
-#: slot cadence in seconds and a description.
+#: slot cadence in seconds and a description. The ``_dcon``/``_dconS`` series are already deconvolved
+#: (stray light removed): they can be fetched, not enhanced (`sunpy_enhance.hmi.check_not_deconvolved`).
 HMI_SERIES = {
     "hmi.Ic_45s": HMISeries("continuum", "continuum", 45, "continuum intensity, 45 s"),
     "hmi.Ic_720s": HMISeries("continuum", "continuum", 720, "continuum intensity, 720 s"),
@@ -64,12 +65,16 @@ HMI_SERIES = {
                                  "continuum intensity from JSOC-deconvolved filtergrams, 45 s"),
     "hmi.Ic_720s_dcon": HMISeries("continuum", "continuum", 720,
                                   "continuum intensity from JSOC-deconvolved filtergrams, 720 s"),
+    "hmi.Ic_720s_dconS": HMISeries("continuum", "continuum", 720,
+                                   "continuum intensity from JSOC-deconvolved Stokes images, 720 s"),
     "hmi.M_45s": HMISeries("magnetogram", "magnetogram", 45, "line-of-sight magnetogram, 45 s"),
     "hmi.M_720s": HMISeries("magnetogram", "magnetogram", 720, "line-of-sight magnetogram, 720 s"),
     "hmi.M_45s_dcon": HMISeries("magnetogram", "magnetogram", 45,
                                 "line-of-sight magnetogram from JSOC-deconvolved filtergrams, 45 s"),
     "hmi.M_720s_dcon": HMISeries("magnetogram", "magnetogram", 720,
                                  "line-of-sight magnetogram from JSOC-deconvolved filtergrams, 720 s"),
+    "hmi.M_720s_dconS": HMISeries("magnetogram", "magnetogram", 720,
+                                  "line-of-sight magnetogram from JSOC-deconvolved Stokes images, 720 s"),
 }
 _SERIES_BY_LOWER = {name.lower(): name for name in HMI_SERIES}
 

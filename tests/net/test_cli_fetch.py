@@ -101,3 +101,33 @@ def test_argument_errors(jsoc, tmp_path, capsys):
     assert fetch(jsoc, tmp_path, "--series", "aia.lev1", "--start", "2014-03-01",
                  "--email", REGISTERED_EMAIL) == 1
     assert "unknown HMI series 'aia.lev1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("series", "instead"), [("hmi.M_720s_dconS", "hmi.M_720s"), ("hmi.Ic_720s_dconS", "hmi.Ic_720s"),
+                                                 ("hmi.M_45s_dcon", "hmi.M_45s")])
+def test_enhance_refuses_deconvolved_series_before_asking_jsoc(jsoc, tmp_path, capsys, series, instead):
+    args = ["--series", series, "--start", "2014-03-01T00:00", "--email", REGISTERED_EMAIL]
+    assert fetch(jsoc, tmp_path, *args, "--enhance") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"sunpy-enhance fetch: error: {series} is already deconvolved: ")
+    assert "expect data blurred by the non-deconvolved HMI PSF" in err
+    assert f"Use the non-deconvolved series {instead} instead. Or fetch {series} without --enhance." in err
+    assert jsoc.log == []  # nothing was asked of JSOC
+    assert not (tmp_path / "raw").exists()
+    # the data themselves can be fetched
+    assert fetch(jsoc, tmp_path, *args) == 0
+    assert "1 downloaded" in capsys.readouterr().out
+
+
+def test_enhance_refuses_deconvolved_files_of_an_earlier_export(jsoc, tmp_path, capsys):
+    assert fetch(jsoc, tmp_path, "--series", "hmi.M_720s_dconS", "--start", "2014-03-01T00:00",
+                 "--email", REGISTERED_EMAIL) == 0
+    capsys.readouterr()
+    request_id = next(q["requestid"] for _, _, q in jsoc.log if "requestid" in q)
+    # by request id the series is not known in advance: the files are downloaded, then not enhanced
+    assert fetch(jsoc, tmp_path / "again", "--request-id", request_id, "--enhance") == 1
+    out = capsys.readouterr().out
+    assert "FAILED    hmi.m_720s_dcons.20140301_000000_TAI.3.magnetogram.fits: hmi.m_720s_dcons is already " \
+           "deconvolved" in out
+    assert "enhancement:" not in out
+    assert not (tmp_path / "again" / "raw" / "enhanced").exists()

@@ -159,3 +159,13 @@ def test_real_jsoc_fido_search_and_fetch(tmp_path):
     downloads = fetch_fido_results(found, tmp_path, poll_interval=5.0, timeout=900)
     assert downloads.ok
     assert sunpy.map.Map(downloads.paths[0]).measurement == "magnetogram"
+
+
+def test_enhancing_a_deconvolved_series_is_refused_before_exporting(local_jsoc, tmp_path):
+    found = Fido.search(a.Time("2014-03-01T00:11", "2014-03-01T00:13"), a.jsoc.Series("hmi.M_720s_dconS"),
+                        a.jsoc.Notify(REGISTERED_EMAIL))
+    assert len(found[0]) == 1
+    with pytest.raises(ValueError, match=r"hmi.M_720s_dconS is already deconvolved: .*series hmi.M_720s instead"):
+        enhance_fido_results(found, tmp_path / "out", download_dir=tmp_path / "raw", **FAST)
+    assert "exp_request" not in ops(local_jsoc)
+    assert not (tmp_path / "raw").exists()
