@@ -22,8 +22,8 @@ import numpy as np
 from sunpy_enhance.degrade import training_pair
 from sunpy_enhance.diagnostics import power_spectrum
 from sunpy_enhance.enhance.training.corpus import real_hmi_magnetograms
-from sunpy_enhance.enhance.training.frames import read_array
 from sunpy_enhance.enhance.training.magnetic import hmi_noise_sigma, real_magnetogram_frames, weak_field_statistics
+from sunpy_enhance.io import read_array
 
 SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BANDS = ((0.1, 0.3), (0.3, 0.6), (0.6, 0.99))  # arcsec⁻¹, up to HMI's Nyquist

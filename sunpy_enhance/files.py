@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sunpy_enhance.io import FITS_SUFFIXES, read_header, read_map
+
 __all__ = ["EnhanceReport", "FileRecord", "enhance_file", "enhance_files", "existing_output", "output_path"]
 
 log = logging.getLogger(__name__)
-
-_FITS_SUFFIXES = (".fits.gz", ".fits.fz", ".fits", ".fts", ".fit")
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def output_path(path, output_dir):
     """
     path = Path(path)
     name = path.name
-    for suffix in _FITS_SUFFIXES:
+    for suffix in FITS_SUFFIXES:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
@@ -151,11 +151,9 @@ def _made_otherwise(target, enhance_kwargs):
     Compares the model name and creation date (``ENHMODEL``, ``ENHMDATE``) and the precision asked for
     (``ENHPREQ``; for older outputs the precision in the ``HISTORY``) with ``enhance_kwargs``.
     """
-    from astropy.io import fits
-
     from sunpy_enhance.models import read_card
 
-    header = fits.getheader(target)
+    header = read_header(target)  # the image's header, also when it is tile-compressed
     made_with = (str(header.get("ENHMODEL", "")), str(header.get("ENHMDATE", "")))
     precision = header.get("ENHPREQ")
     if precision is None:
@@ -217,31 +215,6 @@ def existing_output(path, output_dir, **enhance_kwargs):
     return _output_state(path, output_dir, enhance_kwargs)[0]
 
 
-def _read_map(path):
-    import sunpy.map
-
-    from sunpy_enhance.net.download import CorruptFileError, verify_file
-
-    path = Path(path)
-    if not path.is_file():
-        msg = f"{path}: no such file"
-        raise FileNotFoundError(msg)
-    try:  # a gzipped file is checked by the FITS reader as it decompresses; others here, headers only
-        verify_file(path, is_fits=not path.name.lower().endswith(".gz"))
-    except CorruptFileError as exc:
-        msg = f"{exc}; download it again"
-        raise CorruptFileError(msg) from None
-    try:
-        smap = sunpy.map.Map(path)
-    except Exception as exc:  # sunpy raises many kinds for unreadable files; one line is enough
-        msg = f"{path.name} cannot be read as a map ({type(exc).__name__}: {exc})"
-        raise ValueError(msg) from None
-    if isinstance(smap, list):
-        msg = f"{path.name} holds {len(smap)} images; enhance_file needs one HMI image per file"
-        raise ValueError(msg)
-    return smap
-
-
 def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     """
     Enhance one HMI FITS file and write the result as FITS, atomically and with its provenance.
@@ -296,7 +269,7 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     from sunpy_enhance.header import add_provenance
     from sunpy_enhance.io import save_map_atomic
 
-    smap = _read_map(path)
+    smap = read_map(path)
     enhanced = enhance_map(smap, **enhance_kwargs)
     meta = enhanced.meta  # a new map made by enhance_map: ours to annotate
     add_provenance(meta, f"enhanced from {path.name}", enhsrc=path.name,

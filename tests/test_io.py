@@ -92,3 +92,127 @@ def test_save_fits_atomic_and_no_clobber(tmp_path):
     with pytest.raises(FileExistsError, match="overwrite"):
         save_map_atomic(synthetic_hmi_map("magnetogram", shape=(8, 8)), path)
     assert fits.getdata(path).shape == (4, 4)
+
+
+# -- reading: the one home of the package's file reads -------------------------------------------------------
+def test_read_map_checks_the_file_before_sunpy_reads_it(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+    from jsoc_server import write_hmi_file
+
+    from sunpy_enhance.io import read_map
+    from sunpy_enhance.net.download import CorruptFileError
+
+    good = write_hmi_file(tmp_path, "hmi.M_45s", size=32)  # Rice-compressed, as JSOC exports it
+    smap = read_map(good)
+    assert smap.data.shape == (32, 32) and smap.meta["t_rec"].startswith("2014.03.01")
+    with pytest.raises(FileNotFoundError, match="missing.fits: no such file"):
+        read_map(tmp_path / "missing.fits")
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(CorruptFileError, match="truncated.fits is truncated.*; download it again"):
+        read_map(truncated)
+    headerless = tmp_path / "headerless.fits"
+    fits.PrimaryHDU(np.ones((8, 8), np.float32)).writeto(headerless)
+    with pytest.raises(ValueError, match=r"headerless.fits cannot be read as a map \(MapMetaValidationError"):
+        read_map(headerless)
+    two = tmp_path / "two.fits"
+    header = smap.fits_header
+    header.remove("BLANK", ignore_missing=True)  # the data are float now
+    fits.HDUList([fits.PrimaryHDU(), *(fits.ImageHDU(smap.data, header) for _ in range(2))]).writeto(two)
+    with pytest.raises(ValueError, match="two.fits holds 2 images; one HMI image per file is needed"):
+        read_map(two)
+
+
+def test_read_array_from_fits_npy_and_hdf5(tmp_path):
+    import h5py
+    import numpy as np
+    from astropy.io import fits
+    from jsoc_server import write_hmi_file
+
+    from sunpy_enhance.io import read_array
+
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.save(tmp_path / "a.npy", image[None])  # a length-1 axis is dropped
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(image)]).writeto(tmp_path / "a.fits")
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f["image"] = image
+    for name in ("a.npy", "a.fits", "a.h5"):
+        data = read_array(tmp_path / name)
+        assert data.dtype == np.float64
+        np.testing.assert_array_equal(data, image)
+    rice = read_array(write_hmi_file(tmp_path, "hmi.M_45s", size=16), allow_nan=True)
+    assert rice.shape == (16, 16)
+
+    with h5py.File(tmp_path / "two.h5", "w") as f:
+        f["a"], f["b"] = image, image
+    with pytest.raises(ValueError, match=r"holds datasets \['a', 'b'\]; say which one with key="):
+        read_array(tmp_path / "two.h5")
+    np.testing.assert_array_equal(read_array(tmp_path / "two.h5", key="b"), image)
+    np.save(tmp_path / "cube.npy", np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"holds an array of shape \(2, 3, 4\); a 2-D image is needed"):
+        read_array(tmp_path / "cube.npy")
+    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
+    with pytest.raises(ValueError, match="empty.fits has no image data"):
+        read_array(tmp_path / "empty.fits")
+    image[0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", image)
+    with pytest.raises(ValueError, match="has non-finite pixels"):
+        read_array(tmp_path / "nan.npy")
+    assert np.isnan(read_array(tmp_path / "nan.npy", allow_nan=True)[0, 0])
+
+
+def test_read_data_any_shape_with_its_header(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+
+    from sunpy_enhance.io import read_data
+
+    cube = np.random.default_rng(0).normal(size=(1, 4, 2, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "c.npy", cube)
+    data, header = read_data(tmp_path / "c.npy")
+    assert isinstance(data, np.memmap) and header is None  # large cubes are not loaded at once
+    np.testing.assert_array_equal(data, cube)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(cube, fits.Header({"OBSERVER": "me"}))]).writeto(tmp_path / "c.fits")
+    data, header = read_data(tmp_path / "c.fits")
+    np.testing.assert_array_equal(data, cube)
+    assert header["OBSERVER"] == "me"
+    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
+    with pytest.raises(ValueError, match="empty.fits has no data"):
+        read_data(tmp_path / "empty.fits")
+    with pytest.raises(ValueError, match=r"Cannot read a cube from .*c.txt: use .npy or FITS"):
+        read_data(tmp_path / "c.txt")
+
+
+def test_read_header_and_tile_compression_without_reading_the_data(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+    from jsoc_server import write_hmi_file
+
+    from sunpy_enhance.io import read_header, tile_compression
+
+    rice = write_hmi_file(tmp_path, "hmi.Ic_45s", size=16)
+    assert tile_compression(rice) == "RICE_1"
+    header = read_header(rice)  # the image's header, not the empty primary HDU's
+    assert header["CONTENT"] == "CONTINUUM INTENSITY" and header["NAXIS1"] == 16
+    plain = tmp_path / "plain.fits"
+    fits.PrimaryHDU(np.ones((4, 4), np.float32), fits.Header({"CTYPE1": "HPLN-TAN"})).writeto(plain)
+    assert tile_compression(plain) is None and read_header(plain)["CTYPE1"] == "HPLN-TAN"
+    np.save(tmp_path / "a.npy", np.ones((4, 4)))
+    assert tile_compression(tmp_path / "a.npy") is None
+    fits.PrimaryHDU().writeto(tmp_path / "empty.fits")
+    with pytest.raises(ValueError, match="empty.fits has no data"):
+        read_header(tmp_path / "empty.fits")
+
+
+def test_the_readers_of_the_package_are_those_of_io(tmp_path):
+    import numpy as np
+
+    from sunpy_enhance import io
+    from sunpy_enhance.denoise import api as denoise_api
+    from sunpy_enhance.enhance import training
+
+    assert training.read_array is io.read_array  # the training API's name, kept
+    np.save(tmp_path / "c.npy", np.ones((2, 4, 4)))
+    data, header = denoise_api._read_cube(tmp_path / "c.npy")
+    assert header is None and data.shape == (2, 4, 4)

@@ -50,14 +50,10 @@ def register(subparsers):
 
 
 def _is_map_file(path):
-    from astropy.io import fits
+    from sunpy_enhance.io import read_header
 
-    with fits.open(path) as hdul:
-        hdu = next((h for h in hdul if h.data is not None), None)
-        if hdu is None:
-            msg = f"{path} has no data."
-            raise CommandError(msg)
-        return hdu.data.ndim == 2 and "CTYPE1" in hdu.header
+    header = read_header(path)
+    return header.get("NAXIS") == 2 and "CTYPE1" in header
 
 
 def _suffix(path):
@@ -94,9 +90,9 @@ def run(args):
                               overwrite=args.overwrite, **common)
         out = result[0] if args.uncertainty else result
         if args.check:
-            from sunpy_enhance.denoise.api import _read_cube
+            from sunpy_enhance.io import read_data
 
-            data, _ = _read_cube(src)
+            data, _ = read_data(src)
             axis = args.stokes_axis if args.stokes_axis is not None else {5: 1, 4: 0}.get(data.ndim, 0)
             for s in args.stokes:
                 a, b = np.take(data, s, axis=axis), np.take(out, s, axis=axis)
@@ -109,9 +105,9 @@ def run(args):
         msg = "--noise takes one number unless --cube is given."
         raise CommandError(msg)
     if kind_in == "fits" and _is_map_file(src):
-        import sunpy.map
+        from sunpy_enhance.io import read_map
 
-        smap = sunpy.map.Map(src)
+        smap = read_map(src)
         quantity = None
         if noise is not None:
             quantity = noise[0] * (smap.unit if smap.unit is not None else u.dimensionless_unscaled)
@@ -134,9 +130,9 @@ def run(args):
               f"{out.meta['dnnoisrc']})")
         return 0
 
-    from sunpy_enhance.denoise.api import _read_cube
+    from sunpy_enhance.io import read_data
 
-    data, header = _read_cube(src)
+    data, header = read_data(src)
     data = np.asarray(data, dtype=np.float32)
     result = denoise(data, model=args.model or "polarimetry", noise=None if noise is None else noise[0],
                      uncertainty=args.uncertainty, **common)

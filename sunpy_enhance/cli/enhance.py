@@ -42,16 +42,9 @@ def register(subparsers):
 
 
 def _read(path):
-    import sunpy.map
+    from sunpy_enhance.io import read_map
 
-    input_file(path)
-    try:
-        smap = sunpy.map.Map(path)
-    except Exception as exc:  # sunpy raises many kinds for unreadable files; report them in one line
-        raise CommandError(f"{path}: cannot be read as a map ({type(exc).__name__}: {exc})") from None
-    if isinstance(smap, list):
-        raise CommandError(f"{path}: holds {len(smap)} images; give a file with one HMI image")
-    return smap
+    return read_map(input_file(path))
 
 
 def run(args):

@@ -52,8 +52,8 @@ def _yes_no(text):
 def run(args):
     from sunpy_enhance.enhance.training.config import TrainingConfig
     from sunpy_enhance.enhance.training.corpus import Corpus, frames_from_paths, shared_corpus
-    from sunpy_enhance.enhance.training.frames import read_array
     from sunpy_enhance.enhance.training.train import train_enhance
+    from sunpy_enhance.io import read_array
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainingConfig)
                  if f.name != "kind" and getattr(args, f.name, None) is not None}

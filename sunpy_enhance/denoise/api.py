@@ -496,21 +496,9 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
 # Cubes
 
 def _read_cube(path):
-    path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".npy"):
-        return np.load(path, mmap_mode="r"), None
-    if name.endswith((".fits", ".fit", ".fts", ".fits.gz")):
-        from astropy.io import fits
+    from sunpy_enhance.io import read_data  # the package's one home of file reading
 
-        with fits.open(path) as hdul:
-            hdu = next((h for h in hdul if h.data is not None), None)
-            if hdu is None:
-                msg = f"{path} has no data."
-                raise ValueError(msg)
-            return np.array(hdu.data), hdu.header.copy()
-    msg = f"Cannot read a cube from {path}: use .npy or FITS."
-    raise ValueError(msg)
+    return read_data(path)
 
 
 def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), stokes_axis=None, cycles=1,

@@ -39,10 +39,16 @@ def test_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no such file" in err and len(err.strip().splitlines()) == 1
     bad = tmp_path / "bad.fits"
-    bad.write_bytes(b"this is not FITS")
+    bad.write_bytes(b"this is not FITS")  # checked (sunpy_enhance.io.read_map) before sunpy reads it
     assert main(["enhance", str(bad), "-o", str(tmp_path / "o.fits")]) == 1
     err = capsys.readouterr().err
-    assert "cannot be read" in err and len(err.strip().splitlines()) == 1
+    assert "bad.fits is not a FITS file" in err and len(err.strip().splitlines()) == 1
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(save_map_atomic(synthetic_hmi_map("magnetogram", shape=(32, 32)), tmp_path / "m.fits")
+                    .read_bytes()[:4000])
+    assert main(["enhance", str(cut), "-o", str(tmp_path / "o.fits")]) == 1
+    err = capsys.readouterr().err
+    assert "cut.fits is truncated" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.fits").exists()
 
 

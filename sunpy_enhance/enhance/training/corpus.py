@@ -11,8 +11,9 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from sunpy_enhance.enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask, read_array
+from sunpy_enhance.enhance.training.frames import Frame, normalize_continuum_frame, quiet_sun_mask
 from sunpy_enhance.enhance.training.magnetic import real_magnetogram_frames
+from sunpy_enhance.io import read_array
 
 __all__ = [
     "DATA_CREDITS",

@@ -29,7 +29,7 @@ from sunpy_enhance.diagnostics import (
     power_spectrum,
 )
 from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, enhance_array, resolve_model, run_network
-from sunpy_enhance.io import atomic_write
+from sunpy_enhance.io import atomic_write, read_array
 from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
@@ -256,19 +256,12 @@ def quiet_highpass_std(image, hmi, *, smoothing=2.0, limit=50.0):
     return float(np.std(_crop(high, 2)[_crop(quiet, 2)]))
 
 
-def _read_fits(path):
-    from astropy.io import fits
-
-    with fits.open(path) as hdul:
-        return np.asarray(next(h.data for h in hdul if h.data is not None), dtype=float)
-
-
 def _real_samples(kind, root, model, figures):
     import matplotlib.pyplot as plt
 
     name = {"continuum": "enhance_sample_continuum", "magnetogram": "enhance_sample_blos"}[kind]
-    hmi = _read_fits(Path(root) / "hmi" / f"{name}.fits")
-    published = _read_fits(Path(root) / "hmi" / f"{name}_published_output.fits")
+    hmi = read_array(Path(root) / "hmi" / f"{name}.fits", allow_nan=True)
+    published = read_array(Path(root) / "hmi" / f"{name}_published_output.fits", allow_nan=True)
     qs = {"quiet_sun": 1.0} if kind == "continuum" else {}
     ours = enhance_array(hmi, kind=kind, model=model, **qs)
     bare = enhance_array(hmi, kind=kind, model=model, consistency=False, **qs)

@@ -2,13 +2,13 @@
 High-resolution frames for training: reading, quiet-Sun normalisation and contrast matching.
 """
 import dataclasses
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from scipy import ndimage
 
 from sunpy_enhance.degrade import HMI_PIXEL_SCALE, training_pair
+from sunpy_enhance.io import read_array  # re-exported: sunpy_enhance.enhance.training.read_array
 from sunpy_enhance.psf import hmi_psf
 
 __all__ = [
@@ -60,56 +60,6 @@ class Frame:
         held = dataclasses.replace(self, data=self.data[:, cut:], name=f"{self.name}[validation]",
                                    boundary="reflect")
         return train, held
-
-
-def read_array(path, *, key=None, allow_nan=False):
-    """
-    Read a 2-D image from FITS (first HDU with data), ``.npy`` or HDF5 (dataset ``key``).
-
-    Parameters
-    ----------
-    path : `os.PathLike`
-    key : str, optional
-        HDF5 dataset name (required for HDF5 files with more than one dataset).
-    allow_nan : bool, optional
-        Keep NaN pixels (e.g. outside a SHARP region) instead of refusing the file.
-
-    Returns
-    -------
-    `numpy.ndarray`
-        float64 2-D array.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        data = np.load(path)
-    elif suffix in (".h5", ".hdf5", ".hdf"):
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            if key is None:
-                names = [n for n in f if isinstance(f[n], h5py.Dataset)]
-                if len(names) != 1:
-                    msg = f"{path} holds datasets {names}; say which one with key=."
-                    raise ValueError(msg)
-                key = names[0]
-            data = f[key][...]
-    else:
-        from astropy.io import fits
-
-        with fits.open(path) as hdul:
-            data = next((h.data for h in hdul if h.data is not None), None)
-        if data is None:
-            msg = f"{path} has no image data."
-            raise ValueError(msg)
-    data = np.squeeze(np.asarray(data, dtype=float))
-    if data.ndim != 2:
-        msg = f"{path} holds an array of shape {data.shape}; a 2-D image is needed."
-        raise ValueError(msg)
-    if not allow_nan and not np.all(np.isfinite(data)):
-        msg = f"{path} has non-finite pixels; crop or fill them before training."
-        raise ValueError(msg)
-    return data
 
 
 @u.quantity_input

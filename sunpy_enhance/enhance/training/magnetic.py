@@ -38,7 +38,8 @@ import astropy.units as u
 import numpy as np
 from scipy import ndimage
 
-from sunpy_enhance.enhance.training.frames import Frame, read_array
+from sunpy_enhance.enhance.training.frames import Frame
+from sunpy_enhance.io import read_array
 
 __all__ = [
     "HELD_OUT_COLUMNS",
