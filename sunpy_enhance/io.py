@@ -9,14 +9,18 @@ Writing, safely: never over an existing file unless asked, never a partial file 
 (`atomic_write`, `save_map_atomic`, `save_fits_atomic`).
 """
 import os
+import re
 import tempfile
+import threading
+import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS_SUFFIXES", "atomic_write", "file_identity", "file_umask", "read_array", "read_data", "read_header",
-           "read_map", "save_fits_atomic", "save_map_atomic", "tile_compression"]
+__all__ = ["FITS_SUFFIXES", "STALE_AFTER", "atomic_write", "file_identity", "file_umask", "make_temporary",
+           "read_array", "read_data", "read_header", "read_map", "remove_stale_temporaries", "save_fits_atomic",
+           "save_map_atomic", "tile_compression"]
 
 _UNSET = object()
 
@@ -296,11 +300,12 @@ def atomic_write(path, writer, *, overwrite=False, expect=_UNSET):
     """
     Write a file atomically: ``writer(tmp)`` writes a temporary file next to ``path``, which is then renamed.
 
-    The temporary file has an unpredictable name (`tempfile.mkstemp`: ``.<name>.<random>.part<suffix>``,
-    the suffix of ``path`` kept so that writers that go by it, such as `numpy.save`, write the right
-    format); it gets the permissions a newly created file would have (``0o666`` less the umask) and is
-    deleted if ``writer`` raises or the process is interrupted. So ``path`` holds either its previous
-    content or the complete new file, never a partial one.
+    The temporary file has a hidden, unpredictable name (`make_temporary`:
+    ``.<name>.<writer>-<pid>-<random>.part<suffix>``, the suffix of ``path`` kept so that writers that go by
+    it, such as `numpy.save`, write the right format); it gets the permissions a newly created file would
+    have (``0o666`` less the umask) and is deleted if ``writer`` raises or the process is interrupted. So
+    ``path`` holds either its previous content or the complete new file, never a partial one. If the process
+    is killed (SIGKILL), the next writer in the folder removes the file (`remove_stale_temporaries`).
 
     Parameters
     ----------
@@ -336,9 +341,7 @@ def atomic_write(path, writer, *, overwrite=False, expect=_UNSET):
         msg = f"{path} exists; pass overwrite=True (--overwrite) to replace it."
         raise FileExistsError(msg)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = make_temporary(path)
     try:
         writer(tmp)
         os.chmod(tmp, 0o666 & ~file_umask())  # mkstemp makes the file private; a normal file follows the umask
@@ -398,3 +401,127 @@ def _umask_from_probe():
         probe = os.path.join(folder, "probe")
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         return 0o666 & ~os.stat(probe).st_mode
+
+
+# --------------------------------------------------------------------------------------------------
+# Temporary files
+
+#: Seconds after which the temporary file of a writer on another machine (or with a process id since reused)
+#: that has not been written to is taken for the orphan of a killed writer (`remove_stale_temporaries`).
+STALE_AFTER = 3600.0
+_REUSED_PID_AFTER = 86400.0
+#: ``.<name>.<writer tag>-<pid>-<random>.part[<suffix>]``, as `make_temporary` names them.
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<tag>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.part(?:\.[^./\\]+)?")
+_cleaned_folders = set()
+_cleaned_lock = threading.Lock()
+
+
+def make_temporary(path, *, keep_suffix=True):
+    """
+    Create an empty temporary file next to ``path``, to write ``path`` under, and return it.
+
+    The name, ``.<name>.<writer>-<pid>-<random>.part<suffix>``, is hidden, unpredictable (`tempfile.mkstemp`)
+    and says which process on which machine writes it (``<writer>`` stands for the host and its process-id
+    namespace); ``<suffix>`` is the suffix of ``path`` (so that writers that go by it, such as `numpy.save`,
+    write the right format) unless ``keep_suffix`` is False. The first call for a folder in each process
+    removes from it the temporary files that killed writers left (`remove_stale_temporaries`).
+
+    Parameters
+    ----------
+    path : `os.PathLike`
+        The file that will be written.
+    keep_suffix : bool, optional
+        End the name with ``.part`` + the suffix of ``path`` (else with ``.part``).
+
+    Returns
+    -------
+    `pathlib.Path`
+    """
+    path = Path(path)
+    with _cleaned_lock:
+        first = path.parent.resolve() not in _cleaned_folders
+    if first:
+        remove_stale_temporaries(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_writer_tag()}-{os.getpid()}-",
+                               suffix=".part" + (path.suffix if keep_suffix else ""), dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def remove_stale_temporaries(folder):
+    """
+    Remove the temporary files of killed writers (`make_temporary`'s) from ``folder``.
+
+    A writer killed (SIGKILL, out of memory, power cut) cannot delete its temporary file. Such a file is
+    removed when its name is one `make_temporary` gives and its writer is gone: a process of this machine
+    that no longer runs, or, when that cannot be told (another machine on a shared file system, a process id
+    that may have been reused), when it has not been written to for `STALE_AFTER` seconds (a day for a
+    running process id). Nothing else is touched: not other hidden or ``.part`` files, not links, not folders.
+
+    Parameters
+    ----------
+    folder : `os.PathLike`
+
+    Returns
+    -------
+    list of `pathlib.Path`
+        The files removed.
+    """
+    removed = []
+    with _cleaned_lock:
+        _cleaned_folders.add(Path(folder).resolve())
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    tag, now = _writer_tag(), time.time()
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if match["tag"] != tag:
+            stale = age > STALE_AFTER
+        else:
+            stale = not _process_alive(int(match["pid"])) or age > _REUSED_PID_AFTER
+        if stale:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    if removed:
+        import logging
+
+        logging.getLogger(__name__).info("removed %d temporary file(s) of killed writers from %s: %s",
+                                         len(removed), folder, ", ".join(p.name for p in removed))
+    return removed
+
+
+def _writer_tag():
+    """8 hex digits for this machine and process-id namespace: process ids compare only within one."""
+    import hashlib
+    import socket
+
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha1(f"{socket.gethostname()}|{namespace}".encode()).hexdigest()[:8]
+
+
+def _process_alive(pid):
+    if os.name == "nt":  # os.kill would terminate it; on Windows only the age tells
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True

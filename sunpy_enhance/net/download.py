@@ -1,13 +1,13 @@
 """
 Downloads that survive bad connections: parfive with a cache, retries and verified, atomic files.
 
-Every file is downloaded under a temporary name (``<name>.part``) next to its final place and only
-renamed to its final name once it is complete and intact: as long as the server announced it
-(``Content-Length``), for FITS files with every HDU's header and data present and, where the file carries
-them, its ``CHECKSUM``/``DATASUM`` keywords matching its bytes. So a file under its final name is always
-complete, and a file already present and intact is not fetched again: an interrupted batch, run again,
-downloads only what is missing. A server that sends too slowly does not hold a download forever: each file
-has a deadline (`download_deadline`).
+Every file is downloaded under a hidden temporary name (``.<name>.<writer>-<pid>-<random>.part``, see
+`sunpy_enhance.io.make_temporary`) next to its final place and only renamed to its final name once it is
+complete and intact: as long as the server announced it (``Content-Length``), for FITS files with every
+HDU's header and data present and, where the file carries them, its ``CHECKSUM``/``DATASUM`` keywords
+matching its bytes. So a file under its final name is always complete, and a file already present and
+intact is not fetched again: an interrupted batch, run again, downloads only what is missing. A server
+that sends too slowly does not hold a download forever: each file has a deadline (`download_deadline`).
 """
 import asyncio
 import concurrent.futures
@@ -421,16 +421,20 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
 
     Notes
     -----
-    A file is written as ``<name>.part`` and renamed (`os.replace`, atomic) only once it has the size
-    the server announced and, for FITS, all its HDUs and matching checksums (where it has them): no
-    partial or damaged file ever carries the final name, and ``.part`` files are deleted when an attempt
-    fails or runs past its deadline. A file that fails is retried from its start:
+    A file is written under a hidden temporary name (``.<name>.<writer>-<pid>-<random>.part``) and renamed
+    (`os.replace`, atomic) only once it has the size the server announced and, for FITS, all its HDUs and
+    matching checksums (where it has them): no partial or damaged file ever carries the final name, and the
+    temporary file is deleted when an attempt fails or runs past its deadline, or on Ctrl-C. One left by a
+    process that was killed (SIGKILL) is removed by the next download into that folder
+    (`sunpy_enhance.io.remove_stale_temporaries`). A file that fails is retried from its start:
     parfive deletes partial files, so byte ranges are not resumed, but the files already complete are
     kept, so a re-run after an interruption fetches only what is missing.
     Only one process at a time should download into the same directory.
     """
     import aiohttp
     import parfive
+
+    from sunpy_enhance.io import make_temporary, remove_stale_temporaries
 
     for name, value, minimum in (("max_conn", max_conn, 1), ("max_splits", max_splits, 1),
                                  ("max_retries", max_retries, 0)):
@@ -458,6 +462,7 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
         _check_base_name(name, directory)
     directory.mkdir(parents=True, exist_ok=True)
 
+    remove_stale_temporaries(directory)  # left by downloads or writes that were killed
     records = {}
     pending = {}
     for url, name in zip(urls, filenames):
@@ -473,7 +478,7 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
                 continue
         pending[url] = final
 
-    reasons = {}
+    reasons, parts = {}, {}
     attempts = dict.fromkeys(pending, 0)
     session = parfive.SessionConfig(
         timeouts=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
@@ -492,21 +497,21 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
             downloader = parfive.Downloader(max_conn=max_conn, max_splits=max_splits, progress=progress,
                                             overwrite=True, config=session)
             for url, final in pending.items():
-                part = final.with_name(final.name + ".part")
-                part.unlink(missing_ok=True)
                 attempts[url] += 1
 
-                def target(*args, _part=part, _url=url, _sizes=sizes, _overdue=overdue):
+                def target(*args, _url=url, _final=final, _sizes=sizes, _overdue=overdue):
                     # parfive passes (response, url) once the server has answered, from the file's own task:
-                    # keep the announced size for the check and start the file's deadline
+                    # keep the announced size for the check, make the temporary file (parfive overwrites it,
+                    # and deletes it if the attempt fails) and start the file's deadline
                     for arg in args:
                         if not isinstance(arg, str):
                             _sizes[_url] = _announced_size(arg)
                     size = _sizes.get(_url)
+                    part = parts[_url] = make_temporary(_final, keep_suffix=False)
                     seconds = deadline if deadline is not None else download_deadline(size, timeout=timeout,
                                                                                       min_rate=min_rate)
-                    _start_deadline(_url, _part, size, _overdue, seconds)
-                    return _part
+                    _start_deadline(_url, part, size, _overdue, seconds)
+                    return part
 
                 downloader.enqueue_file(url, filename=target)
             results = _run_download(downloader)
@@ -542,6 +547,6 @@ def download_files(urls, directory, *, filenames=None, overwrite=False, max_conn
                                           attempts[url])
         pending = {}
     finally:
-        for final in pending.values():  # interrupted: leave no partial file behind
-            final.with_name(final.name + ".part").unlink(missing_ok=True)
+        for part in parts.values():  # an attempt that failed or was interrupted: leave no partial file behind
+            part.unlink(missing_ok=True)
     return DownloadReport(records[url] for url in urls)

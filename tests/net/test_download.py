@@ -6,6 +6,7 @@ import pytest
 from astropy.io import fits
 from jsoc_server import REGISTERED_EMAIL, jsoc
 
+from sunpy_enhance.io import _TEMPORARY
 from sunpy_enhance.net.download import CorruptFileError, DownloadReport, download_files, verify_file
 
 FAST = {"progress": False, "retry_wait": 0.0, "timeout": 5.0}
@@ -286,3 +287,47 @@ def test_checksums_are_checked_only_where_present(tmp_path):
     summed.write_bytes(bytes(body))
     with pytest.raises(CorruptFileError, match=r"summed.fits is corrupted: .*Datasum verification failed"):
         verify_file(summed, checksum=True)
+
+
+# -- killed downloads ---------------------------------------------------------------------------------
+DOWNLOADER = """
+import sys
+from sunpy_enhance.net.download import download_files
+
+download_files([sys.argv[1]], sys.argv[2], progress=False, timeout=30.0, deadline=600.0)
+"""
+
+
+def test_a_killed_download_leaves_a_hidden_temporary_that_the_next_run_removes(tmp_path, exported):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if sys.platform == "win32":
+        pytest.skip("SIGKILL as on POSIX")
+    server, files = exported
+    name, url = files[0]
+    server.add_fault("trickle", match=name)  # slow enough to be killed in the middle
+    process = subprocess.Popen([sys.executable, "-c", DOWNLOADER, url, str(tmp_path)])
+    try:
+        started = time.monotonic()
+        while not leftovers(tmp_path) and time.monotonic() - started < 120:
+            time.sleep(0.1)
+        (orphan,) = tmp_path.glob(f".{name}.*.part")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert orphan.exists() and not (tmp_path / name).exists()  # what SIGKILL leaves
+    match = _TEMPORARY.fullmatch(orphan.name)
+    assert match and match["name"] == name and int(match["pid"]) == process.pid
+
+    live = tmp_path / f".{files[1][0]}.{match['tag']}-{os.getpid()}-abcdefgh.part"
+    live.write_text("being written by this (running) process")
+    report = download_files([url], tmp_path, **FAST)  # the next run in the folder
+    assert report[0].status == "downloaded"
+    verify_file(tmp_path / name, checksum=True)
+    assert not orphan.exists()
+    assert live.exists()
+    assert leftovers(tmp_path) == [live.name]
