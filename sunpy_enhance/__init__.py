@@ -4,7 +4,7 @@ sunpy-enhance: sharper SDO/HMI data.
 Deconvolution and ×2 super-resolution of HMI continuum images and line-of-sight magnetograms with the
 Enhance network (Díaz Baso & Asensio Ramos 2018, A&A 614, A5), the Richardson–Lucy baseline, and
 self-supervised denoising of polarimetric images and magnetograms with uncertainties (Díaz Baso,
-de la Cruz Rodríguez & Danilovic 2019, A&A 629, A99). JSOC download helpers live in `sunpy_enhance.net.jsoc`,
+de la Cruz Rodríguez & Danilovic 2019, A&A 629, A99). JSOC download helpers live in `sunpy_enhance.net`,
 Dask batch processing in `sunpy_enhance.batch`, diagnostics in `sunpy_enhance.diagnostics`.
 """
 import os

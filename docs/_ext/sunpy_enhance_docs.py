@@ -509,6 +509,7 @@ PUBLIC_MODULES = {
     "evaluation": "sunpy_enhance.enhance.training.evaluation",
     "files": "sunpy_enhance.files",
     "batch": "sunpy_enhance.batch",
+    "records": "sunpy_enhance.net.records",
     "jsoc": "sunpy_enhance.net.jsoc",
     "exports": "sunpy_enhance.net.exports",
     "fido": "sunpy_enhance.net.fido",

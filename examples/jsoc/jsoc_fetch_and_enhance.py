@@ -32,15 +32,17 @@ from sunpy.net import Fido
 from sunpy.net import attrs as a
 
 from sunpy_enhance.files import enhance_files
-from sunpy_enhance.net.exports import fetch_hmi, hmi_series, im_patch, search_hmi
+from sunpy_enhance.net.exports import fetch_hmi
 from sunpy_enhance.net.fido import enhance_fido_results
+from sunpy_enhance.net.jsoc import search_hmi
+from sunpy_enhance.net.records import hmi_series, im_patch
 from sunpy_enhance.visualization import plot_before_after
 
 email = os.environ.get("JSOC_EMAIL")  # or write your registered address here
 work = Path("jsoc_example")
 
 ###############################################################################
-# Which series? `~sunpy_enhance.net.jsoc.hmi_series` names it: here line-of-sight magnetograms at
+# Which series? `~sunpy_enhance.net.records.hmi_series` names it: here line-of-sight magnetograms at
 # 720 s cadence (less noisy than the 45 s ones, about 5 G instead of 10 G). The same function gives
 # the continuum series, the limb-darkening-removed continuum and JSOC's own deconvolved (``_dcon``)
 # products.

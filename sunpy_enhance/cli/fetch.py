@@ -74,7 +74,7 @@ def _cutout(args):
     from sunpy.coordinates import frames
     from sunpy.time import parse_time
 
-    from sunpy_enhance.net.jsoc import im_patch
+    from sunpy_enhance.net.records import im_patch
 
     x, y, width, height = args.cutout
     centre = SkyCoord(x * u.arcsec, y * u.arcsec, frame=frames.Helioprojective, observer="earth",

@@ -14,15 +14,14 @@ from sunpy_enhance.net.jsoc import (
     JSOCQueryError,
     call,
     check_export_filename,
-    cutout_process,
     export_files,
     get_email,
     jsoc_client,
-    record_set,
     request_export,
     server_config,
     wait_for_export,
 )
+from sunpy_enhance.net.records import cutout_process, record_set
 
 __all__ = ["default_directory", "fetch_export", "fetch_exports", "fetch_hmi"]
 
@@ -78,16 +77,18 @@ def fetch_hmi(series, start, end=None, *, cadence=None, cutout=None, email=None,
     Parameters
     ----------
     series : str
-        One of `~sunpy_enhance.net.jsoc.HMI_SERIES`, e.g. ``"hmi.M_45s"`` (see `~sunpy_enhance.net.jsoc.hmi_series`).
+        One of `~sunpy_enhance.net.records.HMI_SERIES`, e.g. ``"hmi.M_45s"`` (see
+        `~sunpy_enhance.net.records.hmi_series`).
     start, end, cadence
-        As for `record_set`: one record (the slot nearest ``start``) or a range, every ``cadence``.
+        As for `~sunpy_enhance.net.records.record_set`: one record (the slot nearest ``start``) or a range,
+        every ``cadence``.
     cutout : dict or (SkyCoord, SkyCoord), optional
-        A cutout made by `~sunpy_enhance.net.jsoc.im_patch`, or its corners; full disk without.
+        A cutout made by `~sunpy_enhance.net.records.im_patch`, or its corners; full disk without.
     email : str, optional
         Registered address (default ``$JSOC_EMAIL``); needed only when an export must be submitted.
     directory : path-like, optional
         Download (cache) directory; default ``<sunpy download dir>/jsoc``.
-    server : see `server_config`, optional
+    server : see `~sunpy_enhance.net.jsoc.server_config`, optional
     request_id : str, optional
         Pick up an export submitted before (e.g. after a `~sunpy_enhance.net.jsoc.JSOCTimeoutError`)
         instead of a new one.

@@ -103,8 +103,8 @@ def test_argument_errors(jsoc, tmp_path, capsys):
     assert "unknown HMI series 'aia.lev1'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("series", "instead"), [("hmi.M_720s_dconS", "hmi.M_720s"), ("hmi.Ic_720s_dconS", "hmi.Ic_720s"),
-                                                 ("hmi.M_45s_dcon", "hmi.M_45s")])
+@pytest.mark.parametrize(("series", "instead"), [("hmi.M_720s_dconS", "hmi.M_720s"),
+                                                 ("hmi.Ic_720s_dconS", "hmi.Ic_720s"), ("hmi.M_45s_dcon", "hmi.M_45s")])
 def test_enhance_refuses_deconvolved_series_before_asking_jsoc(jsoc, tmp_path, capsys, series, instead):
     args = ["--series", series, "--start", "2014-03-01T00:00", "--email", REGISTERED_EMAIL]
     assert fetch(jsoc, tmp_path, *args, "--enhance") == 1

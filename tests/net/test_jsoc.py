@@ -15,6 +15,7 @@ from sunpy.coordinates import frames
 
 from sunpy_enhance.net import exports
 from sunpy_enhance.net import jsoc as J
+from sunpy_enhance.net import records as R
 from sunpy_enhance.net.download import verify_file
 
 FAST = {"progress": False, "retry_wait": 0.0, "poll_interval": 0.01}
@@ -35,43 +36,43 @@ def leftovers(directory):
 # -- record sets, series, email -------------------------------------------------------------------
 def test_record_set_single_time_snaps_to_slot():
     # 00:00:20 UTC is 00:00:55 TAI; the nearest 45 s slot is 00:00:45 TAI
-    assert J.record_set("hmi.M_45s", "2014-03-01 00:00:20") == (
+    assert R.record_set("hmi.M_45s", "2014-03-01 00:00:20") == (
         "hmi.M_45s[2014.03.01_00:00:45_TAI]{magnetogram}")
     # 720 s slots are on the 12-minute marks (TAI)
-    assert J.record_set("HMI.IC_720S", "2014-03-01 00:05") == (
+    assert R.record_set("HMI.IC_720S", "2014-03-01 00:05") == (
         "hmi.Ic_720s[2014.03.01_00:00:00_TAI]{continuum}")
-    assert J.record_set("hmi.Ic_noLimbDark_720s", "2014-03-01 00:07").startswith(
+    assert R.record_set("hmi.Ic_noLimbDark_720s", "2014-03-01 00:07").startswith(
         "hmi.Ic_noLimbDark_720s[2014.03.01_00:12:00_TAI]")
 
 
 def test_record_set_range_and_cadence():
-    rs = J.record_set("hmi.M_45s", "2014-03-01T00:00:00", "2014-03-01T01:00:00", cadence=12 * u.min)
+    rs = R.record_set("hmi.M_45s", "2014-03-01T00:00:00", "2014-03-01T01:00:00", cadence=12 * u.min)
     assert rs == "hmi.M_45s[2014.03.01_00:00:35_TAI-2014.03.01_01:00:35_TAI@720s]{magnetogram}"
-    assert J.record_set("hmi.M_45s", "2014-03-01", "2014-03-01 00:10", cadence="90s").endswith(
+    assert R.record_set("hmi.M_45s", "2014-03-01", "2014-03-01 00:10", cadence="90s").endswith(
         "@90s]{magnetogram}")
-    assert "@" not in J.record_set("hmi.M_720s", "2014-03-01", "2014-03-02")
+    assert "@" not in R.record_set("hmi.M_720s", "2014-03-01", "2014-03-02")
     with pytest.raises(ValueError, match="multiple of the 45 s cadence"):
-        J.record_set("hmi.M_45s", "2014-03-01", "2014-03-02", cadence=100 * u.s)
+        R.record_set("hmi.M_45s", "2014-03-01", "2014-03-02", cadence=100 * u.s)
     with pytest.raises(ValueError, match="must come after its start"):
-        J.record_set("hmi.M_45s", "2014-03-02", "2014-03-01")
+        R.record_set("hmi.M_45s", "2014-03-02", "2014-03-01")
     with pytest.raises(ValueError, match="needs a time range"):
-        J.record_set("hmi.M_45s", "2014-03-02", cadence=90 * u.s)
+        R.record_set("hmi.M_45s", "2014-03-02", cadence=90 * u.s)
     with pytest.raises(ValueError, match="unknown HMI series 'aia.lev1'"):
-        J.record_set("aia.lev1", "2014-03-01")
+        R.record_set("aia.lev1", "2014-03-01")
 
 
 def test_hmi_series_names():
-    assert J.hmi_series("continuum") == "hmi.Ic_45s"
-    assert J.hmi_series("magnetogram", cadence=720 * u.s, deconvolved=True) == "hmi.M_720s_dcon"
-    assert J.hmi_series("continuum", cadence=12 * u.min, limb_darkening_removed=True) == (
+    assert R.hmi_series("continuum") == "hmi.Ic_45s"
+    assert R.hmi_series("magnetogram", cadence=720 * u.s, deconvolved=True) == "hmi.M_720s_dcon"
+    assert R.hmi_series("continuum", cadence=12 * u.min, limb_darkening_removed=True) == (
         "hmi.Ic_noLimbDark_720s")
-    assert set(J.HMI_SERIES) >= {J.hmi_series(m, cadence=c * u.s, deconvolved=d)
+    assert set(R.HMI_SERIES) >= {R.hmi_series(m, cadence=c * u.s, deconvolved=d)
                                  for m in ("continuum", "magnetogram")
                                  for c in (45, 720) for d in (False, True)}
     with pytest.raises(ValueError, match="45 s or 720 s"):
-        J.hmi_series("continuum", cadence=90 * u.s)
+        R.hmi_series("continuum", cadence=90 * u.s)
     with pytest.raises(ValueError, match="only as hmi.Ic_noLimbDark_720s"):
-        J.hmi_series("magnetogram", cadence=720 * u.s, limb_darkening_removed=True)
+        R.hmi_series("magnetogram", cadence=720 * u.s, limb_darkening_removed=True)
 
 
 def test_email_from_argument_or_environment(monkeypatch):
@@ -94,30 +95,30 @@ def test_im_patch_from_corners_matches_sunpy_cutout():
                   obstime="2014-03-01T00:00")
     tr = SkyCoord(20 * u.arcsec, 30 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                   obstime="2014-03-01T00:00")
-    patch = J.im_patch(bl, tr)
+    patch = R.im_patch(bl, tr)
     assert patch == pytest.approx(a.jsoc.Cutout(bl, top_right=tr).value)
     assert (patch["x"], patch["y"], patch["width"], patch["height"]) == (-40.0, -10.0, 120.0, 80.0)
     assert patch["t"] == 1 and patch["locunits"] == "arcsec"
-    assert J.im_patch(bl, width=120 * u.arcsec, height=80 * u.arcsec) == patch
-    tracked = J.im_patch(bl, tr, tracking=True, nan_off_limb=True)
+    assert R.im_patch(bl, width=120 * u.arcsec, height=80 * u.arcsec) == patch
+    tracked = R.im_patch(bl, tr, tracking=True, nan_off_limb=True)
     assert tracked["t"] == 0 and tracked["c"] == 1
 
 
 def test_im_patch_centre_other_frames_and_obstime():
     hgs = SkyCoord(10 * u.deg, 20 * u.deg, frame=frames.HeliographicStonyhurst, obstime="2014-03-01")
-    patch = J.im_patch(center=hgs, width=60 * u.arcsec, height=60 * u.arcsec)
+    patch = R.im_patch(center=hgs, width=60 * u.arcsec, height=60 * u.arcsec)
     expected = hgs.transform_to(frames.Helioprojective(observer="earth", obstime="2014-03-01"))
     assert patch["x"] == pytest.approx(expected.Tx.to_value(u.arcsec))
     assert patch["y"] == pytest.approx(expected.Ty.to_value(u.arcsec))
     no_time = SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=frames.Helioprojective, observer="earth")
     with pytest.raises(ValueError, match="no obstime"):
-        J.im_patch(center=no_time, width=10 * u.arcsec, height=10 * u.arcsec)
-    patch = J.im_patch(center=no_time, width=10 * u.arcsec, height=10 * u.arcsec, obstime="2015-01-01")
+        R.im_patch(center=no_time, width=10 * u.arcsec, height=10 * u.arcsec)
+    patch = R.im_patch(center=no_time, width=10 * u.arcsec, height=10 * u.arcsec, obstime="2015-01-01")
     assert patch["t_ref"].startswith("2015-01-01T00:00:00")
     with pytest.raises(ValueError, match="needs width and height"):
-        J.im_patch(center=hgs)
+        R.im_patch(center=hgs)
     with pytest.raises(ValueError, match="has no area"):
-        J.im_patch(SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=frames.Helioprojective, observer="earth",
+        R.im_patch(SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                             obstime="2014-03-01"),
                    SkyCoord(-10 * u.arcsec, 10 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                             obstime="2014-03-01"))
@@ -206,7 +207,7 @@ def test_fetch_magnetogram_single_time_with_env_email(jsoc, tmp_path, monkeypatc
 def test_fetch_cutout(jsoc, tmp_path):
     centre = SkyCoord(35 * u.arcsec, -15 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                       obstime="2014-03-01")
-    patch = J.im_patch(center=centre, width=10 * u.arcsec, height=8 * u.arcsec)
+    patch = R.im_patch(center=centre, width=10 * u.arcsec, height=8 * u.arcsec)
     report = exports.fetch_hmi("hmi.M_45s", "2014-03-01", cutout=patch, email=REGISTERED_EMAIL, directory=tmp_path,
                          server=jsoc.url, **FAST)
     smap = sunpy.map.Map(report.paths[0])
@@ -427,7 +428,7 @@ def test_real_jsoc_small_query_and_cutout(tmp_path):
     assert len(table) >= 2
     centre = SkyCoord(0 * u.arcsec, 0 * u.arcsec, frame=frames.Helioprojective, observer="earth",
                       obstime="2014-03-01T00:00")
-    patch = J.im_patch(center=centre, width=30 * u.arcsec, height=30 * u.arcsec)
+    patch = R.im_patch(center=centre, width=30 * u.arcsec, height=30 * u.arcsec)
     report = exports.fetch_hmi("hmi.M_720s", "2014-03-01T00:00", cutout=patch, email=email, directory=tmp_path,
                          poll_interval=5.0, timeout=600)
     assert report.ok
