@@ -186,7 +186,7 @@ def _close(client):
 
 
 def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, overwrite=False,
-                  intra_op_threads=None, progress=False, callback=None, **enhance_kwargs):
+                  intra_op_threads=None, progress=False, callback=None, compression="keep", **enhance_kwargs):
     """
     Enhance many HMI FITS files in parallel on a Dask cluster, one task per file.
 
@@ -212,10 +212,13 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
         TensorFlow threads per worker. Local cluster: by default the cores divided among the workers.
         Given client: by default the workers' own setting is kept.
     progress : bool, optional
-        Show a progress bar over files.
+        Show a progress bar over files (`tqdm.auto`: a widget in notebooks, text in a terminal).
     callback : callable, optional
         Called on this (the client) process with each final `~sunpy_enhance.files.FileRecord` as soon as
         it is known.
+    compression : {"keep", "none", "gzip", "rice"}, optional
+        Tile compression of the outputs, as for `sunpy_enhance.files.enhance_file` (default ``"keep"``: the
+        output of a tile-compressed input is tile-compressed too, losslessly).
     **enhance_kwargs
         Passed to `sunpy_enhance.enhance.enhance_map` on the workers (``model=``, ``precision=``,
         ``tile_size=``, ``kind=``, …).
@@ -248,6 +251,9 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
     """
     from distributed import as_completed
 
+    from sunpy_enhance.io import output_compression
+
+    output_compression(compression)  # a bad value fails before any cluster is started
     paths = list(paths)
     retries = int(retries)
     if retries < 0:
@@ -282,11 +288,12 @@ def enhance_batch(paths, output_dir, *, client=None, n_workers=None, retries=2, 
         if intra_op_threads is None:
             intra_op_threads = _local_threads(n_workers)
     client, owned = _connect(client, n_workers, intra_op_threads)
+    task_kwargs = {**enhance_kwargs, "compression": compression}  # enhance_file's own option
     pending = {}
     try:
 
         def submit(index, attempt):
-            future = client.submit(_task, os.path.abspath(paths[index]), output_dir, overwrite, enhance_kwargs,
+            future = client.submit(_task, os.path.abspath(paths[index]), output_dir, overwrite, task_kwargs,
                                    intra_op_threads, pure=False,
                                    key=f"enhance-file-{index}-{attempt}-{uuid.uuid4().hex}")
             pending[future] = (index, attempt)

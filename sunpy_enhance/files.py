@@ -8,7 +8,8 @@ whose output already exists (complete, and made by the same model and precision)
 interrupted batch can simply be run again.
 
 Each input has its own output, ``<name>.<key>.enhanced.fits`` (`output_path`): the key is a hash of the
-input's absolute path, so ``day1/x.fits``, ``day2/x.fits`` and ``x.fits.gz`` never share one.
+input's absolute path, so ``day1/x.fits``, ``day2/x.fits`` and ``x.fits.gz`` never share one. The output of a
+tile-compressed input (JSOC's files are Rice-compressed) is tile-compressed too, losslessly (``compression=``).
 """
 import hashlib
 import logging
@@ -215,7 +216,7 @@ def existing_output(path, output_dir, **enhance_kwargs):
     return _output_state(path, output_dir, enhance_kwargs)[0]
 
 
-def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
+def enhance_file(path, output_dir, *, overwrite=False, compression="keep", **enhance_kwargs):
     """
     Enhance one HMI FITS file and write the result as FITS, atomically and with its provenance.
 
@@ -227,6 +228,12 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
         Where to write ``<name>.enhanced.fits`` (see `output_path`); created if needed.
     overwrite : bool, optional
         Enhance again even when the output exists.
+    compression : {"keep", "none", "gzip", "rice"}, optional
+        Tile compression of the output (`sunpy_enhance.io.output_compression`). ``"keep"`` (default): the
+        output of a tile-compressed input (such as JSOC's Rice-compressed files) is tile-compressed too,
+        losslessly (``GZIP_2`` without quantization: Rice would have to quantize the float32 output), and
+        that of a plain input is plain. ``"none"``: plain; ``"gzip"``: lossless; ``"rice"``: smallest, lossy
+        (`sunpy_enhance.io.image_hdu`).
     **enhance_kwargs
         Passed to `sunpy_enhance.enhance.enhance_map` (``model=``, ``kind=``, ``tile_size=``, …).
 
@@ -254,11 +261,12 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     This function only depends on its arguments and the file system, so it can be sent to a worker
     process (e.g. with Dask); `enhance_files` is a loop over it.
     """
-    from sunpy_enhance.io import file_identity
+    from sunpy_enhance.io import file_identity, output_compression
 
     started = time.perf_counter()
     path = Path(path)
     target = output_path(path, output_dir)
+    output_compression(compression)  # a bad value fails before any work
     identity = file_identity(target)  # if another process writes the output meanwhile, we lose, and say so
     why = ""
     if not overwrite:
@@ -274,7 +282,8 @@ def enhance_file(path, output_dir, *, overwrite=False, **enhance_kwargs):
     meta = enhanced.meta  # a new map made by enhance_map: ours to annotate
     add_provenance(meta, f"enhanced from {path.name}", enhsrc=path.name,
                    enhpreq=str(enhance_kwargs.get("precision", "float32")))
-    save_map_atomic(enhanced, target, overwrite=True, expect=identity)
+    save_map_atomic(enhanced, target, overwrite=True, expect=identity,
+                    compression=output_compression(compression, path))
     return FileRecord(str(path), str(target), "done", f"redone: {why}" if why else "",
                       time.perf_counter() - started)
 
@@ -289,7 +298,8 @@ def enhance_or_record(path, output_dir, overwrite, enhance_kwargs):
                           time.perf_counter() - started)
 
 
-def enhance_files(paths, output_dir, *, overwrite=False, callback=None, retries=0, progress=False, **enhance_kwargs):
+def enhance_files(paths, output_dir, *, overwrite=False, callback=None, retries=0, progress=False, compression="keep",
+                  **enhance_kwargs):
     """
     Enhance many HMI FITS files; a failing file is recorded, not raised, and the rest go on.
 
@@ -309,7 +319,9 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, retries=
     retries : int, optional
         How many more times a failing file is tried before it is reported as failed.
     progress : bool, optional
-        Show a progress bar over files.
+        Show a progress bar over files (`tqdm.auto`: a widget in notebooks, text in a terminal).
+    compression : {"keep", "none", "gzip", "rice"}, optional
+        Tile compression of the outputs, as for `enhance_file`.
     **enhance_kwargs
         Passed to `sunpy_enhance.enhance.enhance_map`.
 
@@ -326,6 +338,10 @@ def enhance_files(paths, output_dir, *, overwrite=False, callback=None, retries=
     >>> print(report)  # doctest: +SKIP
     1 files: 1 enhanced, 0 already done, 0 failed
     """
+    from sunpy_enhance.io import output_compression
+
+    output_compression(compression)  # a bad value fails before any work
+    enhance_kwargs = {**enhance_kwargs, "compression": compression}  # enhance_file's own option
     output_dir = Path(output_dir)
     paths = list(paths)
     report = EnhanceReport()

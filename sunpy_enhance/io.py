@@ -6,7 +6,8 @@ Reading: `read_map` (one image as a Map, checked for truncation first), `read_ar
 `tile_compression` (what is in a FITS file, without reading its data).
 
 Writing, safely: never over an existing file unless asked, never a partial file under the final name
-(`atomic_write`, `save_map_atomic`, `save_fits_atomic`).
+(`atomic_write`, `save_map_atomic`, `save_fits_atomic`); tile compression of outputs (`COMPRESSIONS`,
+`output_compression`, `image_hdu`).
 """
 import os
 import re
@@ -18,14 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FITS_SUFFIXES", "STALE_AFTER", "atomic_write", "file_identity", "file_umask", "make_temporary",
-           "read_array", "read_data", "read_header", "read_map", "remove_stale_temporaries", "save_fits_atomic",
-           "save_map_atomic", "tile_compression"]
+__all__ = ["COMPRESSIONS", "FITS_SUFFIXES", "STALE_AFTER", "atomic_write", "file_identity", "file_umask", "image_hdu",
+           "make_temporary", "output_compression", "read_array", "read_data", "read_header", "read_map",
+           "remove_stale_temporaries", "save_fits_atomic", "save_map_atomic", "tile_compression"]
 
 _UNSET = object()
 
 #: Names of FITS files, longest first (so that ``x.fits.gz`` is not taken for ``x.fits`` + ``.gz``).
 FITS_SUFFIXES = (".fits.gz", ".fits.fz", ".fits", ".fts", ".fit")
+
+#: What ``compression=`` of the writers accepts for outputs (see `output_compression`).
+COMPRESSIONS = ("keep", "none", "gzip", "rice")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,10 +212,90 @@ def read_array(path, *, key=None, allow_nan=False):
 
 
 # --------------------------------------------------------------------------------------------------
+# Tile compression of outputs
+
+def output_compression(compression, source=None):
+    """
+    The tile compression an output gets: None (a plain image), ``"gzip"`` or ``"rice"``.
+
+    Parameters
+    ----------
+    compression : {"keep", "none", "gzip", "rice"}
+        ``"keep"``: tile-compressed (``"gzip"``, lossless) when ``source`` is tile-compressed (as JSOC's
+        Rice-compressed HMI files are), plain otherwise. ``"none"``: plain. ``"gzip"``, ``"rice"``: see
+        `image_hdu`.
+    source : `os.PathLike`, optional
+        The input file the output is made from (None: no file, e.g. the synthetic sample).
+
+    Returns
+    -------
+    str or None
+
+    Raises
+    ------
+    ValueError
+        For another ``compression``.
+    """
+    if compression not in COMPRESSIONS:
+        msg = f"compression must be one of {COMPRESSIONS}, not {compression!r}."
+        raise ValueError(msg)
+    if compression == "none":
+        return None
+    if compression == "keep":
+        return "gzip" if source is not None and tile_compression(source) is not None else None
+    return compression
+
+
+def image_hdu(data, header=None, compression=None):
+    """
+    An HDU for an output image: plain, or tile-compressed.
+
+    Parameters
+    ----------
+    data : `numpy.ndarray`
+    header : `astropy.io.fits.Header`, optional
+    compression : {None, "gzip", "rice"}, optional
+        None: a `~astropy.io.fits.PrimaryHDU`. Otherwise a `~astropy.io.fits.CompImageHDU` (an extension
+        after an empty primary HDU; `sunpy.map.Map` and `astropy.io.fits.getdata` read it as usual):
+
+        * ``"gzip"``: ``GZIP_2`` (byte-shuffled gzip) with ``quantize_level=0``, i.e. *no* quantization:
+          lossless for floating-point data too (NaN included; every bit is kept). In the FITS tile
+          compression convention (and astropy) only the gzip algorithms can compress floating-point pixels
+          without quantizing them: Rice works on integers, so a float image compressed with ``RICE_1`` is
+          always quantized first. The output of a Rice-compressed input is therefore gzip-compressed when
+          it is to be lossless (``compression="keep"``).
+        * ``"rice"``: ``RICE_1``. Integer data are kept exactly; floating-point data are quantized first
+          (lossy): to 1/16 of the noise measured in each tile (``quantize_level=16``, astropy's default),
+          with subtractive dithering that keeps zeros exact (``SUBTRACTIVE_DITHER_2``) and a seed from the
+          data's checksum, so that the same image always gives the same file. Smallest files; the values
+          differ from the computed ones by up to half a quantization step.
+
+    Returns
+    -------
+    `astropy.io.fits.PrimaryHDU` or `astropy.io.fits.CompImageHDU`
+    """
+    from astropy.io import fits
+
+    _check_compression(compression)
+    if compression is None:
+        return fits.PrimaryHDU(data, header)
+    if compression == "gzip":
+        return fits.CompImageHDU(data, header, compression_type="GZIP_2", quantize_level=0.0)
+    return fits.CompImageHDU(data, header, compression_type="RICE_1", quantize_level=16.0,
+                             quantize_method=2, dither_seed=-1)  # SUBTRACTIVE_DITHER_2, DITHER_SEED_CHECKSUM
+
+
+def _check_compression(compression):
+    if compression not in (None, "gzip", "rice"):
+        msg = f"compression must be None, 'gzip' or 'rice', not {compression!r}."
+        raise ValueError(msg)
+
+
+# --------------------------------------------------------------------------------------------------
 # Writing
 
 
-def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET):
+def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET, compression=None):
     """
     Save a map as FITS: written to a temporary file in the same folder, then renamed into place.
 
@@ -226,6 +310,8 @@ def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET):
         Replace an existing file.
     expect : tuple or None, optional
         See `atomic_write`.
+    compression : {None, "gzip", "rice"}, optional
+        Tile compression (`image_hdu`; ``"gzip"`` is lossless). Default: a plain image.
 
     Returns
     -------
@@ -241,8 +327,13 @@ def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET):
         with warnings.catch_warnings():
             # astropy notes that long HISTORY/keyword values are split into CONTINUE cards: expected.
             warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
-            smap.save(tmp, filetype="fits", overwrite=True)
+            if compression is None:
+                smap.save(tmp, filetype="fits", overwrite=True)
+            else:  # sunpy builds the header and calls hdu_type(data=, header=)
+                smap.save(tmp, filetype="fits", overwrite=True,
+                          hdu_type=lambda data, header: image_hdu(data, header, compression))
 
+    _check_compression(compression)  # a bad value fails before anything is written
     return atomic_write(path, write, overwrite=overwrite, expect=expect)
 
 
@@ -253,6 +344,8 @@ def save_fits_atomic(hdul, path, *, overwrite=False, expect=_UNSET):
     Parameters
     ----------
     hdul : `~astropy.io.fits.HDUList` or list of HDUs
+        A list that starts with an extension (such as a tile-compressed `image_hdu`) gets an empty primary
+        HDU in front.
     path : `os.PathLike`
         Destination; a name ending in ``.gz`` is gzip-compressed, as astropy does.
     overwrite : bool, optional
@@ -271,7 +364,11 @@ def save_fits_atomic(hdul, path, *, overwrite=False, expect=_UNSET):
     """
     from astropy.io import fits
 
-    hdul = hdul if isinstance(hdul, fits.HDUList) else fits.HDUList(list(hdul))
+    if not isinstance(hdul, fits.HDUList):
+        hdus = list(hdul)
+        if hdus and not isinstance(hdus[0], fits.PrimaryHDU):  # e.g. an image_hdu that is tile-compressed
+            hdus.insert(0, fits.PrimaryHDU())
+        hdul = fits.HDUList(hdus)
 
     def write(tmp):
         with warnings.catch_warnings():

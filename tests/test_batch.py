@@ -16,6 +16,7 @@ from sunpy_enhance.batch import _close, _local_threads, default_workers, enhance
 from sunpy_enhance.cli import main
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
 from sunpy_enhance.files import enhance_files, output_path
+from sunpy_enhance.io import tile_compression
 
 TIMES = ["2014-03-01T00:00:00", "2014-03-01T00:00:45", "2014-03-01T00:01:30", "2014-03-01T00:02:15"]
 
@@ -54,6 +55,8 @@ def test_dask_outputs_identical_to_serial(tmp_path, magnetograms, client, tiny_e
     assert sorted(seen, key=lambda r: r.source) == sorted(dask, key=lambda r: r.source)
     # records in input order, naming the inputs as given
     assert [r.source for r in dask] == [str(p) for p in magnetograms]
+    # the inputs are Rice-compressed (as JSOC's): both outputs are compressed too, losslessly
+    assert {tile_compression(p) for p in serial.outputs + dask.outputs} == {"GZIP_2"}
     for a, b in zip(serial.maps(), dask.maps(), strict=True):
         assert a.data.shape == (80, 80)
         np.testing.assert_array_equal(a.data, b.data)  # bit for bit
@@ -107,6 +110,15 @@ def test_scheduler_address(tmp_path, magnetograms, client, tiny_enhance_models):
     assert client.status == "running"
     with pytest.raises(ValueError, match="local cluster only"):
         enhance_batch(magnetograms, tmp_path / "x", client=client, n_workers=3, model=model)
+
+
+def test_plain_outputs_on_request_and_bad_compression_before_any_cluster(tmp_path, magnetograms, client,
+                                                                          tiny_enhance_models):
+    report = enhance_batch(magnetograms[:2], tmp_path / "out", client=client, compression="none",
+                           model=tiny_enhance_models["magnetogram"])
+    assert [tile_compression(p) for p in report.outputs] == [None, None]
+    with pytest.raises(ValueError, match="compression must be one of"):
+        enhance_batch(magnetograms, tmp_path / "bad", client="tcp://127.0.0.1:1", compression="bzip2")
 
 
 def test_bad_scheduler_address(tmp_path, magnetograms, monkeypatch):

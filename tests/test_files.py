@@ -196,3 +196,35 @@ def test_a_writer_that_lost_the_race_says_so(tmp_path):
             save_map_atomic(mine, target, overwrite=True, expect=started)
         assert sunpy.map.Map(target).data[0, 0] == smap.data[0, 0]
         assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fits"]
+
+
+# -- outputs keep the input's compression ---------------------------------------------------------------------
+def test_output_of_a_rice_compressed_input_is_compressed_losslessly(tmp_path, hmi_files, tiny_enhance_models):
+    from sunpy_enhance.enhance.api import enhance_map
+    from sunpy_enhance.io import read_map, tile_compression
+
+    source, model = hmi_files[0], tiny_enhance_models["magnetogram"]
+    assert tile_compression(source) == "RICE_1"  # as JSOC exports them
+    record = enhance_file(source, tmp_path / "keep", model=model)
+    assert tile_compression(record.output) == "GZIP_2"
+    expected = enhance_map(read_map(source), model=model).data
+    assert np.array_equal(sunpy.map.Map(record.output).data, expected, equal_nan=True)  # bit for bit
+    verify_file(record.output)
+    assert enhance_file(source, tmp_path / "keep", model=model).status == "skipped"  # its header is read
+    plain = enhance_file(source, tmp_path / "none", model=model, compression="none")
+    assert tile_compression(plain.output) is None
+    assert np.array_equal(fits.getdata(plain.output), expected, equal_nan=True)
+    rice = enhance_files([source], tmp_path / "rice", model=model, compression="rice")
+    assert tile_compression(rice[0].output) == "RICE_1"
+    with pytest.raises(ValueError, match="compression must be one of"):
+        enhance_file(source, tmp_path / "bad", model=model, compression="lzma")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_output_of_a_plain_input_stays_plain(tmp_path, tiny_enhance_models):
+    from sunpy_enhance.io import save_map_atomic, tile_compression
+    from sunpy_enhance.sample import synthetic_hmi_map
+
+    source = save_map_atomic(synthetic_hmi_map("magnetogram", shape=(32, 32)), tmp_path / "plain.fits")
+    record = enhance_file(source, tmp_path / "out", model=tiny_enhance_models["magnetogram"])
+    assert record.status == "done" and tile_compression(record.output) is None

@@ -216,3 +216,81 @@ def test_the_readers_of_the_package_are_those_of_io(tmp_path):
     np.save(tmp_path / "c.npy", np.ones((2, 4, 4)))
     data, header = denoise_api._read_cube(tmp_path / "c.npy")
     assert header is None and data.shape == (2, 4, 4)
+
+
+# -- tile compression of outputs ----------------------------------------------------------------------------------
+def _float_image():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    image = (rng.normal(0, 10, (64, 48)) + np.linspace(-500, 500, 48)).astype(np.float32)
+    image[:4, :6] = np.nan  # off-disk pixels
+    image[10, 10] = 0.0
+    return image
+
+
+def test_gzip_is_lossless_for_floats_and_rice_is_not(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+
+    from sunpy_enhance.io import image_hdu, save_fits_atomic, tile_compression
+
+    image = _float_image()
+    for compression, zcmptype in ((None, None), ("gzip", "GZIP_2"), ("rice", "RICE_1")):
+        path = save_fits_atomic([image_hdu(image, fits.Header({"BUNIT": "G"}), compression)],
+                                tmp_path / f"{compression}.fits")
+        assert tile_compression(path) == zcmptype
+        back = fits.getdata(path)  # astropy finds the image, compressed or not
+        assert back.dtype.kind == "f" and back.shape == image.shape
+        assert fits.getheader(path, 1 if compression else 0)["BUNIT"] == "G"
+        if compression == "rice":  # quantized to 1/16 of the noise (10 G): lossy, but by far less than the noise
+            assert not np.array_equal(back, image, equal_nan=True)
+            assert np.nanmax(np.abs(back - image)) < 10 / 16
+            assert np.array_equal(np.isnan(back), np.isnan(image)) and back[10, 10] == 0.0
+        else:  # every bit kept, NaN included
+            assert np.array_equal(back.view(np.uint32), image.astype(back.dtype).view(np.uint32))
+    counts = np.arange(64 * 48, dtype=np.int32).reshape(64, 48)  # integers: Rice is lossless
+    path = save_fits_atomic([image_hdu(counts, compression="rice")], tmp_path / "int.fits")
+    np.testing.assert_array_equal(fits.getdata(path), counts)
+    with pytest.raises(ValueError, match="compression must be None, 'gzip' or 'rice', not 'zip'"):
+        image_hdu(image, compression="zip")
+
+
+def test_output_compression_keeps_the_inputs(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+    from jsoc_server import write_hmi_file
+
+    from sunpy_enhance.io import output_compression
+
+    rice = write_hmi_file(tmp_path, "hmi.M_45s", size=16)
+    plain = tmp_path / "plain.fits"
+    fits.PrimaryHDU(np.ones((4, 4), np.float32)).writeto(plain)
+    assert output_compression("keep", rice) == "gzip"  # lossless: Rice cannot keep float32 exactly
+    assert output_compression("keep", plain) is None
+    assert output_compression("keep", None) is None  # no input file (the synthetic sample)
+    assert output_compression("none", rice) is None
+    assert output_compression("rice", plain) == "rice" and output_compression("gzip", None) == "gzip"
+    with pytest.raises(ValueError, match=r"compression must be one of \('keep', 'none', 'gzip', 'rice'\)"):
+        output_compression("lossless", rice)
+
+
+def test_save_map_atomic_compressed_round_trip(tmp_path):
+    import astropy.units as u
+    import numpy as np
+    import sunpy.map
+
+    from sunpy_enhance.io import read_map, save_map_atomic, tile_compression
+
+    smap = synthetic_hmi_map("magnetogram", shape=(32, 40))
+    path = save_map_atomic(smap, tmp_path / "m.fits", compression="gzip")
+    assert tile_compression(path) == "GZIP_2"
+    back = read_map(path)
+    assert isinstance(back, sunpy.map.GenericMap)
+    np.testing.assert_array_equal(back.data, smap.data)
+    assert back.meta["telescop"] == smap.meta["telescop"]
+    here = smap.pixel_to_world(3 * u.pix, 7 * u.pix)
+    assert here.separation(back.pixel_to_world(3 * u.pix, 7 * u.pix)) < 1e-6 * u.arcsec
+    with pytest.raises(ValueError, match="compression must be"):
+        save_map_atomic(smap, tmp_path / "n.fits", compression="RICE_1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.fits"]
