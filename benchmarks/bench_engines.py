@@ -14,8 +14,11 @@ Prints (and writes JSON with ``--json``):
    tiles (``sunpy_enhance.tiling.apply_tiled``, default tile size) over the bare call, and the peak RSS.
    Every engine × model runs in a fresh process (peak memory is its own; Keras on JAX needs its backend),
    which measures the GEMM again just before and after its timed runs: the floor of each row uses the
-   best of those, so that the ratio holds even when other work on the machine comes and goes.
-4. A 4096² full disk (`sunpy_enhance.sample.synthetic_full_disk_map`, NaN off the disk) with the default
+   best of those. On a machine shared with other work this helps only partly (a GEMM of a second gets a
+   different share of the cores than a run of a minute): compare engines with the head-to-head line.
+4. ONNX Runtime against TensorFlow in one process, alternating bare calls on one tile of the default size
+   (a 1056 × 544 window): their speed ratio under the same conditions.
+5. A 4096² full disk (`sunpy_enhance.sample.synthetic_full_disk_map`, NaN off the disk) with the default
    engine: time, time over the floor of the whole image, the fraction of its pixels the network computed
    (tiles wholly off the disk are skipped; overlaps count), peak RSS. Minutes on a 2-core CPU; ``--no-full-disk``
    skips it.
@@ -137,18 +140,21 @@ def case_engine(args):
     }
     warm = _map(kind, 128)
     enhance_map(warm, model=args.model, engine=args.engine)
+    map_rss = None
     if net.engine == "jax":  # XLA compiles every new shape: once before timing
         for func in variants.values():
             func()
+            map_rss = map_rss or _peak_rss_mb()  # after enhance_map, before the bare whole-image call
     out = {key: [] for key in variants}
     # the floor measured in the same process, around the timed runs: on a shared machine the load changes
     gemm = [_gemm_gflops(3)[0]]
     for _ in range(args.repeats):  # interleaved, so that changes of the machine's load hit all alike
         for key, func in variants.items():
             out[key].append(_best(func, 1)[0])
+            map_rss = map_rss or _peak_rss_mb()
     gemm.append(_gemm_gflops(3)[0])
     return {"times": out, "engine": net.engine, "precision": net.precision, "load_s": load_s,
-            "peak_rss_mb": _peak_rss_mb(), "gemm_gflops": gemm}
+            "map_peak_rss_mb": map_rss, "peak_rss_mb": _peak_rss_mb(), "gemm_gflops": gemm}
 
 
 def case_full_disk(args):
@@ -179,6 +185,30 @@ def case_full_disk(args):
             "finite_fraction": float(np.isfinite(out.data).mean())}
 
 
+def case_head_to_head(args):
+    """
+    ONNX Runtime and TensorFlow in one process, alternating bare calls on one default-size tile: their speed
+    ratio under the same conditions (on a shared machine the load changes between separate processes).
+    """
+    from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE
+    from sunpy_enhance.models import load_model, read_card
+
+    card = read_card(args.model)
+    margin = int(card.get("receptive_radius", 13)) + 3
+    # the tiles of a 1024² map with the default tile size: 1024 x 512 cores, windows of 1056 x 544
+    shape = (args.size + 2 * margin, args.size // 2 + 2 * margin) if args.size > DEFAULT_TILE_SIZE else \
+        (args.size, args.size)
+    x = (0.05 * np.random.default_rng(0).standard_normal((1, *shape, 1))).astype(np.float32)
+    nets = {engine: load_model(args.model, engine=engine) for engine in ("onnxruntime", "tensorflow")}
+    for net in nets.values():
+        net(x)
+    times = {engine: [] for engine in nets}
+    for _ in range(args.repeats + 1):
+        for engine, net in nets.items():
+            times[engine].append(_best(lambda net=net: net(x), 1)[0])
+    return {"shape": shape, "times": times}
+
+
 def case_versions(args):
     info = {}
     for name in ("onnxruntime", "tensorflow", "keras", "jax"):
@@ -193,7 +223,7 @@ def case_versions(args):
 
 
 CASES = {"gemm": case_gemm, "tf_matmul": case_tf_matmul, "engine": case_engine, "full_disk": case_full_disk,
-         "versions": case_versions}
+         "head_to_head": case_head_to_head, "versions": case_versions}
 
 
 def _run(args, case, env=None, **extra):
@@ -226,6 +256,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per variant (best is reported)")
     parser.add_argument("--gemm-repeats", type=int, default=7)
     parser.add_argument("--no-full-disk", action="store_true")
+    parser.add_argument("--no-table", action="store_true", help="skip the per-engine table (section 3)")
     parser.add_argument("--full-disk-model", default="enhance-continuum")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
@@ -253,7 +284,7 @@ def main(argv=None):
 
     fpp = {model: flops_per_pixel(read_card(model)) for model in args.models + [args.full_disk_model]}
     rows = []
-    for model in args.models:
+    for model in [] if args.no_table else args.models:
         flops = fpp[model] * args.size**2
         for engine in args.engines:
             try:
@@ -269,19 +300,30 @@ def main(argv=None):
                    "map_s": t["map"], "bare_s": t["bare"], "tiled_s": t["tiled"], "gflops": flops / t["map"] / 1e9,
                    "map_over_floor": t["map"] / floor, "bare_over_floor": t["bare"] / floor,
                    "tiled_over_bare": t["tiled"] / t["bare"], "map_over_bare": t["map"] / t["bare"],
-                   "peak_rss_mb": res["peak_rss_mb"], "times": res["times"], "load_s": res["load_s"]}
+                   "peak_rss_mb": res["peak_rss_mb"], "map_peak_rss_mb": res["map_peak_rss_mb"],
+                   "times": res["times"], "load_s": res["load_s"]}
             results["engines"].append(row)
             rows.append([row["engine"], model, f"{t['map']:.2f}", f"{flops / 1e9:.0f}", f"{row['gflops']:.0f}",
                          f"{row_rate:.0f}", f"{row['map_over_floor']:.2f}", f"{t['bare']:.2f}",
                          f"{row['bare_over_floor']:.2f}", f"{t['tiled']:.2f}", f"{row['tiled_over_bare']:.2f}",
-                         f"{row['peak_rss_mb']:.0f}"])
+                         f"{row['map_peak_rss_mb']:.0f}", f"{row['peak_rss_mb']:.0f}"])
             print(f"  {engine} / {model}: enhance_map {t['map']:.2f} s, bare {t['bare']:.2f} s, tiled "
                   f"{t['tiled']:.2f} s", flush=True)
     if rows:
         print(f"\n{args.size}² map, float32, best of {args.repeats} interleaved runs; floor = network FLOPs / the best "
               "GEMM measured in the same process around the runs")
         print(table(["engine", "model", "enhance_map (s)", "GFLOP", "GFLOP/s", "GEMM (GFLOP/s)", "x floor",
-                     "bare call (s)", "bare x floor", "tiled (s)", "tiled / bare", "peak RSS (MB)"], rows))
+                     "bare call (s)", "bare x floor", "tiled (s)", "tiled / bare", "enhance_map peak RSS (MB)",
+                     "peak RSS with bare call (MB)"], rows))
+
+    if {"onnxruntime", "tensorflow"} <= set(args.engines):
+        res = _run(args, "head_to_head", env=threads, model=args.models[0])
+        best = {engine: min(v) for engine, v in res["times"].items()}
+        results["head_to_head"] = {**res, "model": args.models[0]}
+        print(f"\nHead to head, one process, alternating bare calls on a {res['shape'][0]} x {res['shape'][1]} tile "
+              f"({args.models[0]}; best of {len(res['times']['onnxruntime'])}): ONNX Runtime "
+              f"{best['onnxruntime']:.2f} s, TensorFlow {best['tensorflow']:.2f} s, TensorFlow / ONNX Runtime "
+              f"{best['tensorflow'] / best['onnxruntime']:.2f}", flush=True)
 
     if not args.no_full_disk:
         model = args.full_disk_model

@@ -20,6 +20,7 @@ __all__ = [
     "observe",
     "reobserve_hmi",
     "training_pair",
+    "upsample_x2",
 ]
 
 #: Pixel scale of HMI full-disk images.
@@ -160,6 +161,35 @@ def bin2x2(image):
     image = np.asarray(image)
     ny, nx = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
     return image[:ny, :nx].reshape(ny // 2, 2, nx // 2, 2).mean(axis=(1, 3))
+
+
+def upsample_x2(image):
+    """
+    A smooth image on Enhance's ×2 grid, by linear interpolation: the forward counterpart of `bin2x2`.
+
+    Output pixels ``2p`` and ``2p + 1`` lie at input coordinates ``p - 1/4`` and ``p + 1/4`` (they subdivide
+    input pixel ``p``), so each is ¾ of its parent plus ¼ of the neighbour on its side, along each axis.
+    Where that neighbour is NaN or beyond the edge, the slope on the other side is continued (the parent's
+    value if that is missing too), so that planes are reproduced exactly and NaN spreads no further than
+    the children of NaN pixels. For slowly varying quantities (limb darkening, μ), not for images to enhance.
+    """
+    image = np.asarray(image)
+    for axis in (0, 1):
+        n = image.shape[axis]
+        parent = np.repeat(image, 2, axis=axis)
+        index = np.repeat(np.arange(n), 2) + np.tile([-1, 1], n)  # p - 1 for child 2p, p + 1 for child 2p + 1
+        inside = (index >= 0) & (index < n)
+        shape = [1, 1]
+        shape[axis] = 2 * n
+        inside = inside.reshape(shape)
+        neighbour = np.take(image, np.clip(index, 0, n - 1), axis=axis)
+        opposite = np.take(image, np.clip(2 * np.repeat(np.arange(n), 2) - index, 0, n - 1), axis=axis)
+        # beyond the edge or at NaN: the slope of the other side continued (exact for planes; the parent
+        # itself when that side is missing too)
+        neighbour = np.where(inside & np.isfinite(neighbour), neighbour, 2 * parent - opposite)
+        neighbour = np.where(np.isfinite(neighbour), neighbour, parent)
+        image = 0.75 * parent + 0.25 * neighbour
+    return image
 
 
 def reobserve_hmi(enhanced, *, psf=None):

@@ -428,8 +428,8 @@ def check_pointing(smap):
     if missing:
         msg = (f"The map has no pointing: {' and '.join(missing)} missing from its header, so where it lies on "
                "the disk (and so mu and the limb darkening) cannot be known; sunpy would silently assume disk "
-               "centre. Restore the keywords from the original file (JSOC exports have them), or use "
-               "enhance_array(..., mu=...) with mu computed otherwise.")
+               "centre. Restore the keywords from the original file (JSOC exports have them), or enhance the bare "
+               "array (enhance_array, or sunpy-enhance enhance --raw), which makes no limb-darkening correction.")
         raise ValueError(msg)
 
 

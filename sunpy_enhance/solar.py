@@ -9,7 +9,7 @@ from astropy.constants import R_sun, au
 
 from sunpy_enhance.hmi import check_pointing
 
-__all__ = ["HMI_LIMB_DARKENING", "limb_darkening", "mu_from_map", "pixel_areas", "sphere_geometry"]
+__all__ = ["HMI_LIMB_DARKENING", "NorthUpView", "limb_darkening", "mu_from_map", "pixel_areas", "sphere_geometry"]
 
 
 #: Coefficients a_1..a_5 of the HMI team's limb-darkening law (``hmi_limbdark``, coefficient version 2),
@@ -174,3 +174,65 @@ def pixel_areas(image, *, pixel_scale=None):
     scale = u.Quantity(pixel_scale, u.arcsec).to_value(u.arcsec)
     side = (scale * u.arcsec).to_value(u.rad) * (au - R_sun)
     return np.full(data.shape, side.to_value(u.cm) ** 2) * u.cm ** 2
+
+
+class NorthUpView:
+    """
+    The rotation/reflection by multiples of 90° that brings a map's storage closest to solar north up and
+    west to the right (+x along Tx, +y along Ty), and its inverse.
+
+    HMI stores its images rotated by 180° (``CROTA2`` ≈ 180°); other sources store them north up. A network
+    is only approximately equivariant under these symmetries (trained with them as augmentation, it still
+    differs by tens of percent of the detail it adds), so that the same sky would give different results
+    for different storage. Run in this view, it sees the same array for every storage of the same sky.
+    Costs array copies only. Rotations other than multiples of 90° (HMI's ~0.1° roll) are left as they are.
+
+    Parameters
+    ----------
+    smap : `sunpy.map.GenericMap`
+
+    Examples
+    --------
+    >>> import numpy as np, sunpy.map
+    >>> from sunpy_enhance.solar import NorthUpView
+    >>> header = {"ctype1": "HPLN-TAN", "ctype2": "HPLT-TAN", "cunit1": "arcsec", "cunit2": "arcsec",
+    ...           "cdelt1": 0.504, "cdelt2": 0.504, "crota2": 180.0}
+    >>> view = NorthUpView(sunpy.map.Map(np.arange(4.0).reshape(2, 2), header))
+    >>> view.transpose, view.flip_x, view.flip_y
+    (False, True, True)
+    >>> view.forward(np.arange(4.0).reshape(2, 2))
+    array([[3., 2.],
+           [1., 0.]])
+    """
+
+    def __init__(self, smap):
+        scale = np.array([smap.scale.axis1.value, smap.scale.axis2.value])
+        matrix = np.asarray(smap.rotation_matrix) * scale[None, :]  # world axis i per pixel axis j
+        best = None
+        for transpose in (False, True):
+            for flip_x in (False, True):
+                for flip_y in (False, True):
+                    m = matrix[:, ::-1] if transpose else matrix.copy()
+                    m[:, 0] *= -1 if flip_x else 1
+                    m[:, 1] *= -1 if flip_y else 1
+                    score = m[0, 0] + m[1, 1]
+                    if best is None or score > best[0] + 1e-9:
+                        best = (score, transpose, flip_x, flip_y)
+        _, self.transpose, self.flip_x, self.flip_y = best
+
+    @property
+    def identity(self):
+        """Whether the map is stored north up already."""
+        return not (self.transpose or self.flip_x or self.flip_y)
+
+    def forward(self, image):
+        """A storage-ordered array (first two axes: rows, columns) in the north-up view."""
+        out = np.swapaxes(image, 0, 1) if self.transpose else image
+        out = out[:, ::-1] if self.flip_x else out
+        return out[::-1] if self.flip_y else out
+
+    def inverse(self, image):
+        """An array in the north-up view back in the map's storage order (of any size: e.g. ×2 output)."""
+        out = image[::-1] if self.flip_y else image
+        out = out[:, ::-1] if self.flip_x else out
+        return np.swapaxes(out, 0, 1) if self.transpose else out

@@ -113,3 +113,22 @@ def test_convolution_in_strips_equals_the_whole_image(monkeypatch):
     monkeypatch.setattr(degrade, "_STRIP_ROWS", 16)
     np.testing.assert_allclose(degrade._convolve(image, kernel, "reflect"), whole, atol=1e-12)
     assert degrade._convolve(image.astype(np.float32), kernel, "reflect").dtype == np.float32
+
+
+def test_upsample_x2_is_exact_for_planes_and_inverts_bin2x2():
+    """On Enhance's ×2 grid (children at p ∓ 1/4) a plane is reproduced exactly, edges included."""
+    from sunpy_enhance.degrade import bin2x2, upsample_x2
+
+    y, x = np.mgrid[0:7, 0:9].astype(float)
+    plane = 2.0 + 0.3 * x - 0.7 * y
+    up = upsample_x2(plane)
+    assert up.shape == (14, 18)
+    yy, xx = (np.arange(14) - 0.5) / 2, (np.arange(18) - 0.5) / 2  # child centres in input pixel coordinates
+    expected = 2.0 + 0.3 * xx[None, :] - 0.7 * yy[:, None]
+    np.testing.assert_allclose(up, expected, atol=1e-12)
+    np.testing.assert_allclose(bin2x2(up), plane, atol=1e-12)
+    # NaN spreads to its own children only
+    holed = plane.copy()
+    holed[3, 4] = np.nan
+    out = upsample_x2(holed)
+    assert np.isnan(out).sum() == 4 and np.isnan(out[6:8, 8:10]).all()
