@@ -137,7 +137,7 @@ def test_cli_batch(tmp_path, magnetograms, client, tiny_enhance_models, capsys):
     model = str(tiny_enhance_models["magnetogram"])
     out = tmp_path / "out"
     # a directory as input; the existing cluster by address
-    assert main(["batch", str(tmp_path / "in"), "-o", str(out), "--model", model,
+    assert main(["batch", str(tmp_path / "in"), "--output-dir", str(out), "--model", model,
                  "--scheduler", client.scheduler.address]) == 0
     captured = capsys.readouterr()
     assert "4 files: 4 enhanced, 0 already done, 0 failed" in captured.out
@@ -146,12 +146,12 @@ def test_cli_batch(tmp_path, magnetograms, client, tiny_enhance_models, capsys):
     # run again, serially, with one bad file: the others are skipped, the bad one fails, exit status 1
     bad = tmp_path / "bad.fits"
     bad.write_bytes(b"not a FITS file")
-    assert main(["batch", *map(str, magnetograms), str(bad), "-o", str(out), "--model", model, "--serial",
+    assert main(["batch", *map(str, magnetograms), str(bad), "--output-dir", str(out), "--model", model, "--serial",
                  "--retries", "0"]) == 1
     captured = capsys.readouterr()
     assert "5 files: 0 enhanced, 4 already done, 1 failed" in captured.out
     assert "FAILED bad.fits" in captured.out
-    assert main(["batch", str(tmp_path / "nothing"), "-o", str(out)]) == 1
+    assert main(["batch", str(tmp_path / "nothing"), "--output-dir", str(out)]) == 1
     assert "no such file or directory" in capsys.readouterr().err
 
 

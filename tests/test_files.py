@@ -175,7 +175,7 @@ def test_output_equal_to_input_is_refused_even_with_overwrite(tmp_path, hmi_file
         assert main(["enhance", str(source), "-o", str(target), "--overwrite"]) == 1
         err = capsys.readouterr().err
         assert "is the input" in err and len(err.strip().splitlines()) == 1
-    assert main(["denoise", str(source), str(source), "--overwrite"]) == 1
+    assert main(["denoise", str(source), "-o", str(source), "--overwrite"]) == 1
     assert "is the input" in capsys.readouterr().err
     assert source.read_bytes() == before
 

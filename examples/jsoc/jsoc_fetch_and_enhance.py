@@ -119,4 +119,4 @@ print(fido_report)
 # .. code-block:: bash
 #
 #     sunpy-enhance fetch --series hmi.M_720s --start 2014-03-01T00:00 --end 2014-03-01T01:00 \
-#         --cadence 12m --cutout -280 260 200 150 --track -o jsoc_example/raw --enhance
+#         --cadence 12m --cutout -280 260 200 150 --track --output-dir jsoc_example/raw --enhance

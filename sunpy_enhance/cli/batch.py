@@ -4,9 +4,15 @@
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError, integer_at_least
-from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
-from sunpy_enhance.models import ENGINES
+from sunpy_enhance.cli import (
+    CommandError,
+    add_enhance_options,
+    add_output_dir_option,
+    add_progress_option,
+    enhance_options,
+    integer_at_least,
+    show_progress,
+)
 
 __all__ = ["collect_inputs", "register", "run"]
 
@@ -24,7 +30,7 @@ def register(subparsers):
                     "file is retried, then reported; the exit status is 1 if any file failed.")
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="HMI FITS files, or directories whose FITS files are all enhanced")
-    parser.add_argument("-o", "--output-dir", type=Path, required=True, help="directory for the enhanced files")
+    add_output_dir_option(parser, "folder for the enhanced files (created if needed)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="address of a running Dask scheduler, e.g. tcp://10.0.0.1:8786 (inputs and output "
@@ -38,19 +44,9 @@ def register(subparsers):
                              "workers; a remote cluster keeps its own setting)")
     parser.add_argument("--retries", type=integer_at_least(0), default=2, metavar="N",
                         help="extra attempts for a failing file before it is reported (default 2)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                        help="bfloat16: faster on GPUs and CPUs with AMX (up to ~2x), half the memory; fine for "
-                             "magnetograms, use float32 for continuum photometry")
-    parser.add_argument("--kind", choices=("continuum", "magnetogram"),
-                        help="override the data kind (default: read from each file's header)")
-    parser.add_argument("--model", help="bundled model name or model directory (default: per kind)")
-    parser.add_argument("--tile-size", type=integer_at_least(MIN_TILE_SIZE), default=DEFAULT_TILE_SIZE,
-                        help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
-    parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="inference engine (default auto: ONNX Runtime on CPUs; TensorFlow, JAX or ONNX "
-                             "Runtime's CUDA provider on GPUs)")
     parser.add_argument("--overwrite", action="store_true", help="enhance again files that are already done")
+    add_progress_option(parser)
+    add_enhance_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -115,13 +111,12 @@ def run(args):
     from sunpy_enhance.files import enhance_files
 
     files = collect_inputs(args.inputs)
-    kwargs = {"overwrite": args.overwrite, "retries": args.retries, "precision": args.precision,
-              "tile_size": args.tile_size, "kind": args.kind, "model": args.model, "device": args.device,
-              "engine": args.engine}
-    tty = sys.stderr.isatty()
-    callback = None if tty else _printer(len(files))
+    kwargs = {"overwrite": args.overwrite, "retries": args.retries, "compression": args.compression,
+              **enhance_options(args)}
+    progress = show_progress(args)
+    callback = None if progress else _printer(len(files))  # without bars, one line per file
     if args.serial:
-        report = enhance_files(files, args.output_dir, progress=tty, callback=callback, **kwargs)
+        report = enhance_files(files, args.output_dir, progress=progress, callback=callback, **kwargs)
     else:
         from sunpy_enhance.batch import default_workers, enhance_batch
 
@@ -131,7 +126,7 @@ def run(args):
             where = f"a local Dask cluster of {args.workers or default_workers()} worker(s)"
         print(f"enhancing {len(files)} file(s) on {where}", file=sys.stderr)
         report = enhance_batch(files, args.output_dir, client=args.scheduler, n_workers=args.workers,
-                               intra_op_threads=args.threads_per_worker, progress=tty, callback=callback,
+                               intra_op_threads=args.threads_per_worker, progress=progress, callback=callback,
                                **kwargs)
     print(report)
     return 0 if report.ok else 1

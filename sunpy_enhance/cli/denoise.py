@@ -3,15 +3,25 @@
 
 Examples::
 
-    sunpy-enhance denoise hmi_m_45s.fits hmi_m_45s_denoised.fits --uncertainty
-    sunpy-enhance denoise stokes_q.npy stokes_q_clean.npy --noise 2.6e-3 --check
-    sunpy-enhance denoise crisp_cube.fits crisp_cube_clean.fits --cube --stokes 1 2 3 --cycles 2
+    sunpy-enhance denoise hmi_m_45s.fits -o hmi_m_45s_denoised.fits --uncertainty
+    sunpy-enhance denoise stokes_q.npy -o stokes_q_clean.npy --noise 2.6e-3 --check
+    sunpy-enhance denoise crisp_cube.fits -o crisp_cube_clean.fits --cube --stokes 1 2 3 --cycles 2
 """
+import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from sunpy_enhance.cli import CommandError, input_file, integer_at_least, not_the_input, number_above
+from sunpy_enhance.cli import (
+    CommandError,
+    add_progress_option,
+    input_file,
+    integer_at_least,
+    not_the_input,
+    number_above,
+    show_progress,
+)
 
 __all__ = ["register", "run"]
 
@@ -25,7 +35,8 @@ def register(subparsers):
                     "3-D and larger arrays as cubes with --cube, else as stacks of images.",
     )
     p.add_argument("input", metavar="INPUT", help=".fits or .npy")
-    p.add_argument("output", metavar="OUTPUT", help=".fits or .npy")
+    p.add_argument("-o", "--output", metavar="OUTPUT", help="output file, .fits or .npy")
+    p.add_argument("legacy_output", nargs="?", help=argparse.SUPPRESS)  # the old spelling: INPUT OUTPUT
     p.add_argument("--model", default=None,
                    help="polarimetry, hmi-magnetogram, a bundled name or a model directory "
                         "(default: hmi-magnetogram for HMI magnetogram Maps, else polarimetry)")
@@ -45,8 +56,23 @@ def register(subparsers):
     p.add_argument("--check", action="store_true", help="test that the residual is noise and print the result")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_progress_option(p)
     p.set_defaults(func=run)
+
+
+def _output(args):
+    """The output file: -o/--output, or (deprecated) a second positional argument."""
+    if args.legacy_output is not None:
+        if args.output is not None:
+            msg = f"two outputs given ({args.legacy_output} and -o {args.output}): give only -o/--output OUTPUT"
+            raise CommandError(msg)
+        print("sunpy-enhance denoise: note: the output as a second positional argument is deprecated; use "
+              "-o/--output OUTPUT", file=sys.stderr)
+        return Path(args.legacy_output)
+    if args.output is None:
+        msg = "give the output file: -o/--output OUTPUT (.fits or .npy)"
+        raise CommandError(msg)
+    return Path(args.output)
 
 
 def _is_map_file(path):
@@ -72,7 +98,7 @@ def run(args):
     from sunpy_enhance.denoise.api import denoise, denoise_cube, denoise_map, save_denoised, uncertainty_path
     from sunpy_enhance.denoise.residuals import check_residual
 
-    src, dst = input_file(args.input), Path(args.output)
+    src, dst = input_file(args.input), _output(args)
     not_the_input(dst, src)
     targets = [dst] + ([uncertainty_path(dst)] if args.uncertainty and dst.name.lower().endswith(".npy") else [])
     for target in targets:
@@ -82,7 +108,7 @@ def run(args):
     kind_in, kind_out = _suffix(src), _suffix(dst)
     noise = args.noise
     common = {"cycles": args.cycles, "samples": args.samples, "precision": args.precision,
-              "progress": args.progress}
+              "progress": show_progress(args)}
 
     if args.cube:
         result = denoise_cube(src, model=args.model or "polarimetry", noise=noise, stokes=args.stokes,

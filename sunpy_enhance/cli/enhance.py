@@ -4,9 +4,15 @@
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError, input_file, integer_at_least, not_the_input
-from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
-from sunpy_enhance.models import ENGINES
+from sunpy_enhance.cli import (
+    CommandError,
+    add_enhance_options,
+    add_progress_option,
+    enhance_options,
+    input_file,
+    not_the_input,
+    show_progress,
+)
 
 __all__ = ["register", "run"]
 
@@ -21,23 +27,10 @@ def register(subparsers):
     source.add_argument("--sample", choices=("continuum", "magnetogram"),
                         help="use the package's synthetic HMI-like sample (no download) instead of a file")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output FITS file")
-    parser.add_argument("--kind", choices=("continuum", "magnetogram"), help="override the data kind")
-    parser.add_argument("--model", help="bundled model name or model directory")
-    parser.add_argument("--tile-size", type=integer_at_least(MIN_TILE_SIZE), default=DEFAULT_TILE_SIZE,
-                        help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
-    parser.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="inference engine (default auto: ONNX Runtime on CPUs; TensorFlow, JAX or ONNX "
-                             "Runtime's CUDA provider on GPUs)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                        help="bfloat16: faster on GPUs and CPUs with AMX (up to ~2x), half the memory; fine for "
-                             "magnetograms, use float32 for continuum photometry")
-    parser.add_argument("--keep-input-units", action="store_true",
-                        help="continuum: output in the input's units instead of I/Ic")
-    parser.add_argument("--allow-non-hmi", action="store_true", help="accept non-HMI data")
-    parser.add_argument("--allow-any-scale", action="store_true", help="accept pixel scales other than 0.504\"")
     parser.add_argument("--png", type=Path, help="also write a before/after figure")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_progress_option(parser)
+    add_enhance_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -64,16 +57,14 @@ def run(args):
     else:
         smap = _read(args.input)
     from sunpy_enhance.enhance.api import enhance_map
-    from sunpy_enhance.io import atomic_write, save_map_atomic
+    from sunpy_enhance.io import atomic_write, output_compression, save_map_atomic
 
+    compression = output_compression(args.compression, args.input)
     try:
-        out = enhance_map(smap, kind=args.kind, model=args.model, tile_size=args.tile_size, device=args.device,
-                          precision=args.precision, engine=args.engine, keep_input_units=args.keep_input_units,
-                          allow_non_hmi=args.allow_non_hmi, allow_any_scale=args.allow_any_scale,
-                          progress=sys.stderr.isatty())
+        out = enhance_map(smap, progress=show_progress(args), **enhance_options(args))
     except KeyError as exc:
         raise CommandError(f"missing metadata keyword {exc}; is this an HMI level-1.5 file?") from None
-    save_map_atomic(out, args.output, overwrite=args.overwrite, expect=identity)
+    save_map_atomic(out, args.output, overwrite=args.overwrite, expect=identity, compression=compression)
     print(f"wrote {args.output} ({out.data.shape[1]}x{out.data.shape[0]} px, {out.scale.axis1:.3f})")
     if args.png:
         import matplotlib

@@ -3,7 +3,7 @@
 """
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError
+from sunpy_enhance.cli import CommandError, add_output_dir_option
 
 __all__ = ["register", "run"]
 
@@ -18,7 +18,7 @@ def register(subparsers):
     parser.add_argument("--data", required=True, type=Path, metavar="SHARED_DATA_DIR",
                         help="the shared data folder with the corpus and the HMI samples")
     parser.add_argument("--model", help="bundled model name or model directory (default: the bundled one)")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="report folder")
+    add_output_dir_option(parser, "folder for the report (report.md) and its figures")
     parser.add_argument("--update-card", action="store_true",
                         help="write the summary metrics into the model's card.json")
     parser.set_defaults(func=run)
@@ -30,10 +30,10 @@ def run(args):
 
     if not args.data.is_dir():
         raise CommandError(f"data folder {args.data} does not exist")
-    metrics = evaluate_model(args.kind, args.data, args.output, model=args.model)
+    metrics = evaluate_model(args.kind, args.data, args.output_dir, model=args.model)
     for what, value, target, met in targets_table(args.kind, metrics["summary"]):
         print(f"{what:55s} {value:10.4g}  target {target:12s} {met}")
-    print(f"report: {args.output / 'report.md'}")
+    print(f"report: {args.output_dir / 'report.md'}")
     if args.update_card:
         print(f"updated {write_card_metrics(model_directory(args.model or f'enhance-{args.kind}'), metrics)}")
     return 0

@@ -3,9 +3,9 @@
 
 Examples::
 
-    sunpy-enhance fetch --series hmi.M_45s --start 2014-03-01T00:00 --email you@example.org -o data
+    sunpy-enhance fetch --series hmi.M_45s --start 2014-03-01T00:00 --email you@example.org --output-dir data
     sunpy-enhance fetch --series hmi.Ic_720s --start 2014-03-01T00:00 --end 2014-03-01T06:00 \\
-        --cadence 1h --cutout -200 300 120 120 -o data --enhance
+        --cadence 1h --cutout -200 300 120 120 --output-dir data --enhance
 
 Running the same command again downloads and enhances only what is missing; the exit status is 1 when
 anything failed (each failure is listed with its reason).
@@ -13,10 +13,18 @@ anything failed (each failure is listed with its reason).
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError, integer_at_least, number_above, number_at_least
-from sunpy_enhance.enhance.api import DEFAULT_TILE_SIZE, MIN_TILE_SIZE
+from sunpy_enhance.cli import (
+    CommandError,
+    add_enhance_options,
+    add_output_dir_option,
+    add_progress_option,
+    enhance_options,
+    integer_at_least,
+    number_above,
+    number_at_least,
+    show_progress,
+)
 from sunpy_enhance.hmi import check_not_deconvolved, deconvolved_series
-from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
 
@@ -47,22 +55,13 @@ def register(subparsers):
     jsoc.add_argument("--poll-interval", type=number_above(0), default=5.0, help="seconds between status queries")
     jsoc.add_argument("--retries", type=integer_at_least(0), default=3, help="retries per file (default 3)")
     jsoc.add_argument("--retry-wait", type=number_at_least(0), default=2.0, help="seconds before the first retry")
-    jsoc.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="folder for the downloaded files")
+    add_output_dir_option(parser, "folder for the downloaded files")
     parser.add_argument("--overwrite", action="store_true", help="download (and enhance) again what exists")
-    enh = parser.add_argument_group("enhancement (with --enhance)")
+    add_progress_option(parser)
+    enh = add_enhance_options(parser, title="enhancement (with --enhance)")
     enh.add_argument("--enhance", action="store_true", help="enhance the files after downloading them")
-    enh.add_argument("--enhanced-dir", type=Path, help="folder for *.enhanced.fits (default OUTPUT/enhanced)")
-    enh.add_argument("--model", help="bundled model name or model directory")
-    enh.add_argument("--tile-size", type=integer_at_least(MIN_TILE_SIZE), default=DEFAULT_TILE_SIZE,
-                        help=f"tiles hold at most N² input pixels (default N={DEFAULT_TILE_SIZE})")
-    enh.add_argument("--device", choices=("cpu", "gpu"), help="force a device (default: GPU if available)")
-    enh.add_argument("--engine", choices=ENGINES, default="auto",
-                     help="inference engine (default auto: ONNX Runtime on CPUs; TensorFlow, JAX or ONNX "
-                          "Runtime's CUDA provider on GPUs)")
-    enh.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
-    enh.add_argument("--keep-input-units", action="store_true",
-                     help="continuum: output in the input's units instead of I/Ic")
+    enh.add_argument("--enhanced-dir", type=Path, metavar="DIR",
+                     help="folder for *.enhanced.fits (default OUTPUT_DIR/enhanced)")
     parser.set_defaults(func=run)
 
 
@@ -123,8 +122,8 @@ def run(args):
         raise CommandError("--cadence needs a time range: give --end too")
     if args.enhance and _not_enhanceable(args.series):  # before asking JSOC for anything
         raise CommandError(f"{_not_enhanceable(args.series)} Or fetch {args.series} without --enhance.")
-    progress = not args.no_progress and sys.stderr.isatty()
-    options = {"directory": args.output, "server": args.jsoc_url, "overwrite": args.overwrite,
+    progress = show_progress(args)
+    options = {"directory": args.output_dir, "server": args.jsoc_url, "overwrite": args.overwrite,
                "progress": progress, "max_retries": args.retries, "retry_wait": args.retry_wait,
                "timeout": args.timeout, "poll_interval": args.poll_interval}
     try:
@@ -140,7 +139,7 @@ def run(args):
         if record.status == "failed":
             print(f"FAILED    {record.path.name}: download failed: {record.reason} "
                   f"(after {record.attempts} attempts)")
-    print(f"downloads: {downloads}".splitlines()[0] + f" (in {args.output})")
+    print(f"downloads: {downloads}".splitlines()[0] + f" (in {args.output_dir})")
     failed = len(downloads.failed)
 
     paths = downloads.paths
@@ -152,12 +151,9 @@ def run(args):
     if args.enhance and paths:
         from sunpy_enhance.files import enhance_files
 
-        enhanced_dir = args.enhanced_dir or args.output / "enhanced"
-        report = enhance_files(paths, enhanced_dir, overwrite=args.overwrite,
-                               callback=_print_record,
-                               model=args.model, tile_size=args.tile_size, device=args.device,
-                               engine=args.engine, precision=args.precision, keep_input_units=args.keep_input_units,
-                               progress=progress)
+        enhanced_dir = args.enhanced_dir or args.output_dir / "enhanced"
+        report = enhance_files(paths, enhanced_dir, overwrite=args.overwrite, callback=_print_record,
+                               progress=progress, compression=args.compression, **enhance_options(args))
         print(f"enhancement: {report}".splitlines()[0] + f" (in {enhanced_dir})")
         failed += len(report.failed)
     if failed:

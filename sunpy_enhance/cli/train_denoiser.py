@@ -20,7 +20,7 @@ checkpoint in RUN_DIR.
 import shlex
 import sys
 
-from sunpy_enhance.cli import CommandError
+from sunpy_enhance.cli import CommandError, add_progress_option, show_progress
 
 __all__ = ["register", "run"]
 
@@ -63,7 +63,7 @@ def register(subparsers):
                        help="arithmetic of the hidden layers while training (bfloat16: mixed, ~2x faster on "
                             "CPUs with AMX; the exported model is float32)")
     train.add_argument("--no-resume", action="store_true", help="start afresh even if RUN_DIR has a checkpoint")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(train)
     arch = p.add_argument_group("network")
     arch.add_argument("--channels", type=int, default=32)
     arch.add_argument("--depth", type=int, default=2)
@@ -123,7 +123,7 @@ def run(args):
         sources, args.run_dir, steps=args.steps, weights=args.weights, architecture=architecture,
         batch_size=args.batch_size, patch_size=args.patch_size, learning_rate=args.learning_rate,
         validation=validation, time_limit=None if args.time_limit is None else 60.0 * args.time_limit,
-        seed=args.seed, precision=args.precision, resume=not args.no_resume, progress=not args.no_progress)
+        seed=args.seed, precision=args.precision, resume=not args.no_resume, progress=show_progress(args))
     print(f"step {state['step']}/{args.steps}, {state['elapsed_s'] / 60:.1f} min of training; "
           f"last log: {state['last']}")
     if state["step"] < args.steps:

@@ -6,10 +6,11 @@ import sunpy.map
 from jsoc_server import REGISTERED_EMAIL, jsoc
 
 from sunpy_enhance.cli import main
+from sunpy_enhance.io import tile_compression
 
 
 def fetch(server, tmp_path, *extra):
-    return main(["fetch", "--jsoc-url", server.url, "-o", str(tmp_path / "raw"), "--poll-interval", "0.01",
+    return main(["fetch", "--jsoc-url", server.url, "--output-dir", str(tmp_path / "raw"), "--poll-interval", "0.01",
                  "--retry-wait", "0", "--no-progress", *extra])
 
 
@@ -21,6 +22,7 @@ def test_fetch_and_enhance_then_rerun(jsoc, tmp_path, capsys, tiny_enhance_model
     assert "downloads: 2 files: 2 downloaded, 0 already present, 0 failed" in out
     assert out.count("enhanced  hmi.m_720s.") == 2
     enhanced = sorted((tmp_path / "raw" / "enhanced").glob("*.enhanced.fits"))
+    assert {tile_compression(p) for p in enhanced} == {"GZIP_2"}  # JSOC's are Rice-compressed: lossless here
     assert [sunpy.map.Map(p).meta["t_rec"] for p in enhanced] == ["2014.03.01_00:12:00_TAI",
                                                                   "2014.03.01_00:24:00_TAI"]
     calls = len(jsoc.log)
