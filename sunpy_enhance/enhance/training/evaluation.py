@@ -435,9 +435,19 @@ def targets_table(kind, summary):
     return rows
 
 
-def write_card_metrics(model_dir, metrics):
+def write_card_metrics(model_dir, metrics, *, output=None):
     """
     Record an evaluation (`evaluate_model`'s result) as ``validation_metrics`` in a model's card.json.
+
+    Parameters
+    ----------
+    model_dir : `os.PathLike`
+        The model's directory (`sunpy_enhance.models.model_directory`).
+    metrics : dict
+        `evaluate_model`'s result.
+    output : `os.PathLike`, optional
+        Write the card with the metrics there instead of into ``model_dir`` (which is then left as it is),
+        e.g. for a bundled model of an installed package; an existing file is replaced.
 
     Returns
     -------
@@ -454,8 +464,9 @@ def write_card_metrics(model_dir, metrics):
                                   "noise_study": metrics.get("noise_study", []),
                                   "real_hmi": metrics["real_hmi"]}
     text = json.dumps(card, indent=2) + "\n"
-    atomic_write(card_path, lambda tmp: tmp.write_text(text), overwrite=True)
-    return card_path
+    target = card_path if output is None else Path(output)
+    atomic_write(target, lambda tmp: tmp.write_text(text), overwrite=True)
+    return target
 
 
 def write_report(metrics, path):
