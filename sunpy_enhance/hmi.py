@@ -52,7 +52,7 @@ def missing_to_nan(data, mask=None, *, dtype=np.float32):
     """
     A float copy of ``data`` with every missing pixel set to NaN, warning once about values that cannot be data.
 
-    Missing are: NaN; ``+inf`` and ``-inf``; values beyond ±`IMPOSSIBLE_VALUE` (1e20) and the int32 BLANK
+    Missing are: NaN; ``+inf`` and ``-inf``; values of magnitude beyond `IMPOSSIBLE_VALUE` (1e20) and the int32 BLANK
     -2147483648 (BLANKs that were not applied); the masked pixels of a `numpy.ma.MaskedArray` and of
     ``mask``. The methods of the package then treat them as they treat off-disk pixels: left out of the
     computation, NaN in the output, never spreading into their neighbours.

@@ -74,6 +74,10 @@ def _escape(text):
         .replace("_ ", "\\_ ")
 
 
+class _Markup(str):
+    """reStructuredText that is already safe (its free text escaped): `_field_table` shows it as it is."""
+
+
 def _onnx(card):
     """The card's ONNX record in one line, or None (the row is then left out)."""
     onnx = card.get("onnx")
@@ -90,7 +94,7 @@ def _field_table(rows):
         if value in (None, "", [], {}):
             continue
         lines.append(f"   * - {key}")
-        lines.append(f"     - {_escape(_fmt(value))}")
+        lines.append(f"     - {value if isinstance(value, _Markup) else _escape(_fmt(value))}")
     lines.append("")
     return lines
 
@@ -134,9 +138,11 @@ def _enhance_card_rst(card):
                      f"value in {norm.get('unit')} ({norm.get('description')})")
     consistency = None
     if "consistency" in card:
-        consistency = (f"{card['consistency'].get('method')} after the network, residual smoothed by a Gaussian of "
-                       f"σ = {card['consistency'].get('smoothing_hmi_pixels')} HMI pixels "
-                       "(``sunpy_enhance.enhance.consistency.back_project``)")
+        # the card's free text escaped, the function's name as code (escaped, its backticks would show)
+        sigma = card["consistency"].get("smoothing_hmi_pixels")
+        smoothing = (f"smoothed by a Gaussian of σ = {_fmt(sigma)} HMI pixels" if sigma else "not smoothed")
+        consistency = _Markup(_escape(f"{card['consistency'].get('method')} after the network, residual {smoothing}")
+                              + " (``sunpy_enhance.enhance.consistency.back_project``)")
     input_psf = (f"{psf_in.get('model')}: ε = {psf_in.get('epsilon')}, ω = {psf_in.get('omega')}, "
                  f"k = {psf_in.get('k')}, W = {psf_in.get('width')}, D = {psf_in.get('diameter_cm')} cm, "
                  f"λ = {psf_in.get('wavelength_angstrom')} Å, support "
@@ -428,7 +434,14 @@ WHAT_FOR = {
     "enhance-continuum": ("Enhance for HMI continuum images (hmi.Ic_45s, hmi.Ic_720s, hmi.Ic_noLimbDark_720s): "
                           "deconvolution and x2 super-resolution to the view of a 28 cm telescope, in I/Ic."),
     "enhance-magnetogram": ("Enhance for HMI line-of-sight magnetograms (hmi.M_45s, hmi.M_720s): deconvolution and "
-                            "x2 super-resolution of B_los in G, trained on real high-resolution magnetograms."),
+                            "x2 super-resolution of B_los in G, pre-trained on synthetic fields and fine-tuned on real "
+                            "high-resolution magnetograms (GST/NIRIS, SST/CRISP, Hinode SP) with self-supervision on "
+                            "real HMI data."),
+    "enhance-continuum-light": ("The light Enhance network (one residual block of 32 filters) for HMI continuum "
+                                "images: several times faster, less sharpening; the browser page's default."),
+    "enhance-magnetogram-light": ("The light Enhance network (one residual block of 32 filters) for HMI "
+                                  "line-of-sight magnetograms: several times faster, less sharpening; the browser "
+                                  "page's default."),
     "denoise-polarimetry": "Self-supervised denoising of Stokes Q, U, V images (SST/CRISP-like), with uncertainties.",
     "denoise-hmi-magnetogram": "Self-supervised denoising of HMI line-of-sight magnetograms, with uncertainties.",
 }
