@@ -279,6 +279,7 @@ def image_hdu(data, header=None, compression=None):
     _check_compression(compression)
     if compression is None:
         return fits.PrimaryHDU(data, header)
+    data = np.ascontiguousarray(data)  # astropy's quantizer needs C order (a rotated view is not)
     if compression == "gzip":
         return fits.CompImageHDU(data, header, compression_type="GZIP_2", quantize_level=0.0)
     return fits.CompImageHDU(data, header, compression_type="RICE_1", quantize_level=16.0,

@@ -249,6 +249,10 @@ def test_gzip_is_lossless_for_floats_and_rice_is_not(tmp_path):
             assert np.array_equal(np.isnan(back), np.isnan(image)) and back[10, 10] == 0.0
         else:  # every bit kept, NaN included
             assert np.array_equal(back.view(np.uint32), image.astype(back.dtype).view(np.uint32))
+    turned = np.rot90(image)  # a view, not in C order (as enhance_map's output turned back from north up)
+    for compression in ("gzip", "rice"):
+        path = save_fits_atomic([image_hdu(turned, compression=compression)], tmp_path / f"turned-{compression}.fits")
+        np.testing.assert_allclose(fits.getdata(path), turned, atol=10 / 16)
     counts = np.arange(64 * 48, dtype=np.int32).reshape(64, 48)  # integers: Rice is lossless
     path = save_fits_atomic([image_hdu(counts, compression="rice")], tmp_path / "int.fits")
     np.testing.assert_array_equal(fits.getdata(path), counts)
