@@ -82,3 +82,96 @@ def test_two_runs_writing_the_same_output_one_says_it_lost(tmp_path):
     assert sum("written by another process" in stderr and "not saved" in stderr for _, _, stderr in results) == 1
     assert sunpy.map.Map(out).data.shape == (400, 400)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.fits"]
+
+
+# -- --raw: cutouts without a header (issue 19) ---------------------------------------------------------------
+def test_raw_fits_and_npy_cutouts_are_enhanced_as_arrays(tmp_path, tiny_enhance_models, capsys):
+    import numpy as np
+    import pytest
+    from astropy.io import fits
+
+    from sunpy_enhance.enhance.api import enhance_array
+    from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
+
+    magnetogram = synthetic_hmi_map("magnetogram", shape=(32, 32)).data.astype(np.float64)
+    continuum = synthetic_hmi_map("continuum", shape=(32, 32)).data
+    fits.PrimaryHDU(magnetogram).writeto(tmp_path / "blos.fits")  # as such cutouts are shared: no header at all
+    np.save(tmp_path / "ic.npy", continuum)
+    models = {kind: str(path) for kind, path in tiny_enhance_models.items()}
+
+    with pytest.warns(SunpyEnhanceUserWarning, match="no coordinates, so μ is unknown: the limb .* was not checked"):
+        assert main(["enhance", str(tmp_path / "blos.fits"), "--raw", "--kind", "magnetogram", "--pixel-scale",
+                     "0.504", "-o", str(tmp_path / "blos_x2.fits"), "--model", models["magnetogram"]]) == 0
+    assert "0.252 arcsec/px" in capsys.readouterr().out
+    with fits.open(tmp_path / "blos_x2.fits") as hdul:
+        assert len(hdul) == 1  # plain FITS, as the input
+        out, header = hdul[0].data, hdul[0].header
+    np.testing.assert_array_equal(out, enhance_array(magnetogram, kind="magnetogram", model=models["magnetogram"]))
+    assert header["ENHMODEL"] == "tiny-magnetogram" and header["ENHSRC"] == "blos.fits"
+    assert header["BUNIT"] == "G" and "CTYPE1" not in header
+    assert "image without coordinates (--raw" in "".join(header["HISTORY"])
+
+    with pytest.warns(SunpyEnhanceUserWarning, match="no limb-darkening correction was applied"):
+        assert main(["enhance", str(tmp_path / "ic.npy"), "--raw", "--kind", "continuum", "-o",
+                     str(tmp_path / "ic_x2.npy"), "--model", models["continuum"], "--quiet-sun", "60000"]) == 0
+    expected = enhance_array(continuum, kind="continuum", model=models["continuum"], quiet_sun=60000.0)
+    np.testing.assert_array_equal(np.load(tmp_path / "ic_x2.npy"), expected)
+    with pytest.warns(SunpyEnhanceUserWarning, match="μ is unknown"):
+        assert main(["enhance", str(tmp_path / "ic.npy"), "--raw", "--kind", "continuum", "-o",
+                     str(tmp_path / "ic_dn.fits"), "--model", models["continuum"], "--quiet-sun", "60000",
+                     "--keep-input-units"]) == 0
+    np.testing.assert_array_equal(fits.getdata(tmp_path / "ic_dn.fits"), expected * np.float32(60000))
+    assert fits.getheader(tmp_path / "ic_dn.fits")["ENHQSUN"] == 60000
+    assert not list(tmp_path.glob(".*part*"))
+
+
+def test_raw_refuses_what_it_cannot_do(tmp_path, capsys):
+    import numpy as np
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.ones((16, 16), np.float32)).writeto(tmp_path / "bare.fits")
+    base = ["enhance", str(tmp_path / "bare.fits"), "-o", str(tmp_path / "o.fits")]
+    for extra, expected in (([], "It has no coordinates: to enhance a bare image at HMI's 0.504\"/px, add --raw "
+                                 "--kind continuum or --raw --kind magnetogram"),
+                            (["--raw"], "--raw needs --kind continuum or --kind magnetogram"),
+                            (["--raw", "--kind", "magnetogram", "--pixel-scale", "0.6"],
+                             "--pixel-scale 0.6 is not HMI's 0.504\"/px"),
+                            (["--kind", "magnetogram", "--pixel-scale", "0.504"], "--pixel-scale is for --raw"),
+                            (["--raw", "--kind", "magnetogram", "--png", str(tmp_path / "p.png")],
+                             "not available with --raw")):
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert expected in err and len(err.strip().splitlines()) == 1
+    assert main(["enhance", str(tmp_path / "bare.fits"), "--raw", "--kind", "magnetogram", "-o",
+                 str(tmp_path / "o.png")]) == 1
+    assert "with --raw the output is .fits" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.fits"]
+
+
+def test_raw_real_published_sample(shared_data, tmp_path, tiny_enhance_models):
+    """The Enhance authors' HMI sample cutouts are bare 200² FITS arrays."""
+    import pytest
+    from astropy.io import fits
+
+    from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
+
+    with pytest.warns(SunpyEnhanceUserWarning, match="μ is unknown"):
+        assert main(["enhance", str(shared_data / "hmi" / "enhance_sample_blos.fits"), "--raw", "--kind",
+                     "magnetogram", "-o", str(tmp_path / "out.fits"),
+                     "--model", str(tiny_enhance_models["magnetogram"])]) == 0
+    assert fits.getdata(tmp_path / "out.fits").shape == (400, 400)
+
+
+def test_enhance_keeps_the_inputs_compression(tmp_path, tiny_enhance_models):
+    from jsoc_server import write_hmi_file
+
+    from sunpy_enhance.io import tile_compression
+
+    source = write_hmi_file(tmp_path, "hmi.M_45s", size=32)  # Rice-compressed, as JSOC exports it
+    model = str(tiny_enhance_models["magnetogram"])
+    for compression, expected in (("keep", "GZIP_2"), ("none", None), ("rice", "RICE_1")):
+        out = tmp_path / f"{compression}.fits"
+        assert main(["enhance", str(source), "-o", str(out), "--model", model, "--compression", compression]) == 0
+        assert tile_compression(out) == expected
+    assert main(["enhance", "--sample", "magnetogram", "-o", str(tmp_path / "s.fits"), "--model", model]) == 0
+    assert tile_compression(tmp_path / "s.fits") is None  # no input file: plain
