@@ -68,10 +68,14 @@ def add_provenance(meta, history, **keywords):
     """
     Record what sunpy-enhance did to a map in its metadata (in place on a copy the caller owns).
 
+    The same keywords for every method: ``ENHVER`` (package version) always; by convention ``ENHMETH`` (the
+    method, e.g. ``"denoise"``, ``"richardson-lucy"``), ``ENHMODEL`` and ``ENHMDATE`` (the model's name and
+    creation date) where a model was used, and the method's own parameters.
+
     Parameters
     ----------
-    meta : `sunpy.util.MetaDict`
-        Metadata of the *output* map.
+    meta : `sunpy.util.MetaDict` or `astropy.io.fits.Header`
+        Metadata of the *output* map, or the FITS header of an output that is not a map (a cube).
     history : str
         One sentence appended as a ``HISTORY`` card.
     **keywords
@@ -79,19 +83,23 @@ def add_provenance(meta, history, **keywords):
 
     Returns
     -------
-    `sunpy.util.MetaDict`
+    `sunpy.util.MetaDict` or `astropy.io.fits.Header`
         ``meta`` itself.
     """
     from sunpy_enhance.version import __version__
 
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    old = meta.get("history", "")
-    line = f"sunpy-enhance {__version__} {stamp}: {history}"
-    meta["history"] = f"{old}\n{line}" if old else line
-    meta["enhver"] = __version__
-    for key, value in keywords.items():
+    for key in keywords:
         if len(key) > 8:
             msg = f"FITS keyword {key!r} is longer than 8 characters."
             raise ValueError(msg)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    line = f"sunpy-enhance {__version__} {stamp}: {history}"
+    if hasattr(meta, "add_history"):  # an astropy.io.fits.Header: one HISTORY card more
+        meta.add_history(line)
+    else:
+        old = meta.get("history", "")
+        meta["history"] = f"{old}\n{line}" if old else line
+    meta["enhver"] = __version__
+    for key, value in keywords.items():
         meta[key.lower()] = value
     return meta

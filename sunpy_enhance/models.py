@@ -40,6 +40,7 @@ __all__ = [
     "export_model",
     "export_onnx",
     "inference_threads",
+    "load_keras_model",
     "load_model",
     "model_directory",
     "native_bfloat16",
@@ -160,6 +161,39 @@ def build_from_card(card, *, dtype="float32"):
     name = arch.pop("name")
     arch.pop("parameters", None)
     return _builder(name)(dtype=dtype, **arch)
+
+
+def load_keras_model(model, *, precision="float32"):
+    """
+    The Keras model of a bundled or exported model, with its weights, once per process.
+
+    For what the inference engines of `load_model` do not run: calls with ``training=True`` (Monte-Carlo
+    dropout, whose masks the ONNX and SavedModel graphs leave out). Use `load_model` for inference.
+
+    Parameters
+    ----------
+    model : str or `os.PathLike`
+        Bundled model name or model directory (with ``card.json`` and ``model.weights.h5``).
+    precision : {"float32", "bfloat16"}, optional
+        Arithmetic of the hidden layers, used as given.
+
+    Returns
+    -------
+    `keras.Model`
+        Cached: the same object for the same directory and precision.
+    """
+    if precision not in _PRECISIONS:
+        msg = f"precision must be 'float32' or 'bfloat16', not {precision!r}."
+        raise ValueError(msg)
+    return _load_keras(str(model_directory(model).resolve()), precision)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_keras(directory, precision):
+    dtype = "mixed_bfloat16" if precision == "bfloat16" else "float32"
+    keras_model = build_from_card(read_card(directory), dtype=dtype)
+    keras_model.load_weights(Path(directory) / "model.weights.h5")
+    return keras_model
 
 
 def export_model(model, directory, card, *, overwrite=False):

@@ -7,6 +7,10 @@ is kept. When ``margin`` is at least the network's receptive radius, every kept 
 from exactly the input pixels it would see in a single whole-image pass, so the tiled result equals
 whole-image inference (up to floating-point summation order): there are no seams. Tiles at the image
 border end at the border, where the network sees the same reflection padding as on the whole image.
+
+Networks that pool (the denoising U-Net halves the resolution twice) give the same output for a pixel only
+when it sits at the same place in the pooling grid: with ``multiple=4`` every window starts on a multiple of 4
+and has a size that is one, so that tiling does not move any pixel in that grid.
 """
 import numpy as np
 
@@ -49,7 +53,7 @@ def _grid(shape, tile_size, margin):
     return best[1]
 
 
-def tile_slices(shape, tile_size, margin):
+def tile_slices(shape, tile_size, margin, *, multiple=1):
     """
     The tiles covering an image: for each, the input window and the part of it that is kept.
 
@@ -64,6 +68,11 @@ def tile_slices(shape, tile_size, margin):
         image with ``tile_size=768`` is cut into two 1024 × 512 strips (3% extra work), not four squares.
     margin : int
         Overlap discarded on each inner side.
+    multiple : int, optional
+        Every core and window starts on a multiple of this and, unless it ends at the image's edge, has a
+        length that is one (the margin is rounded up to a multiple); ``tile_size`` then counts in blocks of
+        ``multiple`` pixels (a core holds at most ``(multiple * (tile_size // multiple))²`` pixels, or one
+        block when ``tile_size < multiple``). For networks that pool (see the module's description).
 
     Returns
     -------
@@ -71,14 +80,19 @@ def tile_slices(shape, tile_size, margin):
         ``(window, core, core_in_window)``: slices of the image read, of the image written, and of the
         window that is kept — all in input pixels.
     """
-    if tile_size < 1 or margin < 0:
-        msg = f"tile_size must be ≥ 1 and margin ≥ 0 (got {tile_size}, {margin})."
+    if tile_size < 1 or margin < 0 or multiple < 1:
+        msg = f"tile_size and multiple must be ≥ 1 and margin ≥ 0 (got {tile_size}, {multiple}, {margin})."
         raise ValueError(msg)
     tiles = []
-    rows, cols = _grid(shape, tile_size, margin)
-    for r0, r1 in _bounds(shape[0], rows):
+    m = int(multiple)
+    blocks = (-(-shape[0] // m), -(-shape[1] // m))
+    rows, cols = _grid(blocks, max(tile_size // m, 1), -(-margin // m))
+    margin = -(-margin // m) * m
+    row_bounds = [(min(a * m, shape[0]), min(b * m, shape[0])) for a, b in _bounds(blocks[0], rows)]
+    col_bounds = [(min(a * m, shape[1]), min(b * m, shape[1])) for a, b in _bounds(blocks[1], cols)]
+    for r0, r1 in row_bounds:
         wr0, wr1 = max(r0 - margin, 0), min(r1 + margin, shape[0])
-        for c0, c1 in _bounds(shape[1], cols):
+        for c0, c1 in col_bounds:
             wc0, wc1 = max(c0 - margin, 0), min(c1 + margin, shape[1])
             tiles.append(((slice(wr0, wr1), slice(wc0, wc1)),
                           (slice(r0, r1), slice(c0, c1)),
@@ -121,20 +135,22 @@ def tiles_per_batch(window_shape, memory_bytes, *, filters=64, upscale=2, bytes_
     return int(max(1, min(max_batch, memory_bytes // per_tile)))
 
 
-def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, batch_size=1, unused=None):
+def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, batch_size=1, unused=None,
+                multiple=1, channels=1):
     """
-    Apply ``func`` to an image tile by tile and assemble the output.
+    Apply ``func`` to an image (or each image of a stack) tile by tile and assemble the output.
 
     Parameters
     ----------
     func : callable
         ``func(batch)`` with ``batch`` of shape ``(n, h, w, 1)`` float32, returning
-        ``(n, upscale*h, upscale*w, 1)`` (e.g. a `~sunpy_enhance.models.LoadedModel`).
+        ``(n, upscale*h, upscale*w, channels)`` (e.g. a `~sunpy_enhance.models.LoadedModel`).
     image : `numpy.ndarray`
-        2-D finite image in network units.
+        2-D finite image in network units, or a stack of them ``(images, rows, cols)``: the tiles of all
+        images go through the same batches.
     tile_size : int
         Largest kept core of a tile in input pixels (see `tile_slices`); memory scales with
-        ``(tile_size + 2 margin)²``.
+        ``batch_size * (tile_size + 2 margin)²``.
     margin : int
         Overlap, at least the network's receptive radius for seam-free output.
     upscale : int, optional
@@ -145,44 +161,68 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
         Tiles of the same window shape sent to ``func`` together (for accelerators; see
         `tiles_per_batch`). The result does not depend on it.
     unused : `numpy.ndarray` of bool, optional
-        Pixels whose output is not wanted (e.g. off the solar disk). Tiles whose core holds only such
-        pixels are not computed and come out NaN: on a full-disk image this skips the corners.
+        Pixels (rows, cols) whose output is not wanted (e.g. off the solar disk), the same for every image of
+        a stack. Tiles whose core holds only such pixels are not computed and come out NaN: on a full-disk
+        image this skips the corners.
+    multiple : int, optional
+        Windows start on multiples of this and have sizes that are (`tile_slices`); an image whose size is not
+        one is first extended by reflection at its bottom and right (and the output cropped back). For
+        networks that pool.
+    channels : int, optional
+        Channels of ``func``'s output. With 1 only the first channel is kept.
 
     Returns
     -------
     `numpy.ndarray`
-        float32 output of shape ``(upscale*rows, upscale*cols)``.
+        float32 output of shape ``(upscale*rows, upscale*cols)``, preceded by the images' axis for a stack and
+        followed by one of length ``channels`` when ``channels > 1``.
     """
     image = np.asarray(image, dtype=np.float32)
-    out = np.empty((image.shape[0] * upscale, image.shape[1] * upscale), dtype=np.float32)
-    tiles = tile_slices(image.shape, tile_size, margin)
-    if unused is not None:
-        skipped = [tile for tile in tiles if np.all(unused[tile[1]])]
-        for _, core, _ in skipped:
-            out[core[0].start * upscale:core[0].stop * upscale, core[1].start * upscale:core[1].stop * upscale] = np.nan
-        tiles = [tile for tile in tiles if not np.all(unused[tile[1]])]
+    if image.ndim not in (2, 3):
+        msg = f"apply_tiled takes an image (2-D) or a stack of images (3-D), not a {image.ndim}-D array."
+        raise ValueError(msg)
     if batch_size < 1:
         msg = f"batch_size must be at least 1, not {batch_size}."
         raise ValueError(msg)
+    stack = image if image.ndim == 3 else image[None]
+    rows, cols = stack.shape[1:]
+    extra = (-rows % multiple, -cols % multiple)
+    if any(extra):
+        stack = np.pad(stack, ((0, 0), (0, extra[0]), (0, extra[1])), mode="reflect")
+        if unused is not None:
+            unused = np.pad(unused, ((0, extra[0]), (0, extra[1])), mode="edge")
+    s = upscale
+    out = np.empty((stack.shape[0], stack.shape[1] * s, stack.shape[2] * s, channels), dtype=np.float32)
+    tiles = tile_slices(stack.shape[1:], tile_size, margin, multiple=multiple)
+    if unused is not None:
+        for _, core, _ in tiles:
+            if np.all(unused[core]):
+                out[:, core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = np.nan
+        tiles = [tile for tile in tiles if not np.all(unused[tile[1]])]
     # batches of tiles whose windows have the same shape (border tiles are smaller)
     by_shape = {}
-    for tile in tiles:
-        window = tile[0]
-        by_shape.setdefault((window[0].stop - window[0].start, window[1].stop - window[1].start), []).append(tile)
-    batches = [group[i:i + batch_size] for group in by_shape.values() for i in range(0, len(group), batch_size)]
+    for i in range(stack.shape[0]):
+        for tile in tiles:
+            window = tile[0]
+            shape = (window[0].stop - window[0].start, window[1].stop - window[1].start)
+            by_shape.setdefault(shape, []).append((i, tile))
+    batches = [group[k:k + batch_size] for group in by_shape.values() for k in range(0, len(group), batch_size)]
+    total = sum(len(batch) for batch in batches)
     bar = None
-    if progress and len(tiles) > 1:
+    if progress and total > 1:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tiles), desc="tiles", unit="tile")
-    s = upscale
+        bar = tqdm(total=total, desc="tiles", unit="tile")
     for batch in batches:
-        results = np.asarray(func(np.stack([image[window] for window, _, _ in batch])[..., None]))
-        for (_, core, keep), result in zip(batch, results[..., 0], strict=True):
-            out[core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = \
+        results = np.asarray(func(np.stack([stack[i][window] for i, (window, _, _) in batch])[..., None]))
+        for (i, (_, core, keep)), result in zip(batch, results[..., :channels], strict=True):
+            out[i, core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = \
                 result[keep[0].start * s:keep[0].stop * s, keep[1].start * s:keep[1].stop * s]
         if bar is not None:
             bar.update(len(batch))
     if bar is not None:
         bar.close()
-    return out
+    out = out[:, :rows * s, :cols * s]
+    if channels == 1:
+        out = out[..., 0]
+    return out if image.ndim == 3 else out[0]

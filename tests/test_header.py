@@ -89,3 +89,19 @@ def test_provenance_and_fits_round_trip(tmp_path):
 def test_long_keyword_rejected():
     with pytest.raises(ValueError, match="longer than 8"):
         add_provenance(refined_meta({}), "x", toolongkey=1)
+
+
+def test_provenance_in_a_fits_header():
+    # outputs that are not maps (denoised cubes) get the same keywords in their FITS header
+    from astropy.io import fits
+
+    header = fits.Header({"OBSERVER": "test"})
+    header.add_history("earlier step")
+    assert add_provenance(header, "denoised with model x", enhmeth="denoise", enhmodel="x") is header
+    assert header["ENHMETH"] == "denoise" and header["ENHMODEL"] == "x" and header["ENHVER"]
+    assert list(header["HISTORY"])[0] == "earlier step"
+    assert "".join(list(header["HISTORY"])[1:]).endswith("denoised with model x")
+    before = len(header["HISTORY"])
+    with pytest.raises(ValueError, match="longer than 8"):
+        add_provenance(header, "x", toolongkey=1)
+    assert "TOOLONGKEY" not in header and len(header["HISTORY"]) == before  # nothing written

@@ -98,3 +98,45 @@ def test_accelerator_batches_give_the_same_result(tiny_enhance_models, monkeypat
     batched = enhance_array(image, kind="continuum", model=model, quiet_sun=1.0, tile_size=40)
     assert max(batches) > 1
     np.testing.assert_allclose(batched, one_by_one, atol=1e-6)
+
+
+@pytest.mark.parametrize(("shape", "tile", "margin", "multiple"), [((100, 70), 32, 5, 4), ((161, 97), 48, 32, 4),
+                                                                   ((9, 13), 2, 3, 4), ((64, 64), 64, 8, 8)])
+def test_windows_on_the_pooling_grid(shape, tile, margin, multiple):
+    # networks that pool see every pixel at the same place of their grid, whatever the tiling
+    count = np.zeros(shape, dtype=int)
+    for window, core, keep in tile_slices(shape, tile, margin, multiple=multiple):
+        count[core] += 1
+        for axis in (0, 1):
+            assert window[axis].start % multiple == 0 and core[axis].start % multiple == 0
+            n = shape[axis]
+            assert (window[axis].stop - window[axis].start) % multiple == 0 or window[axis].stop == n
+            assert window[axis].start + keep[axis].start == core[axis].start
+            # inner edges keep the margin (rounded up to the grid)
+            assert core[axis].start == 0 or core[axis].start - window[axis].start >= margin
+        cells = (core[0].stop - core[0].start) * (core[1].stop - core[1].start)
+        assert cells <= max(tile // multiple, 1) ** 2 * multiple ** 2
+    assert np.all(count == 1)
+    assert tile_slices(shape, tile, margin, multiple=1) == tile_slices(shape, tile, margin)
+
+
+def test_stacks_channels_and_pooling_networks():
+    # a stand-in for a pooling network: 2x2 block means, repeated back (its output depends on the grid), and a
+    # second channel; windows that are not multiples of 2 would raise here
+    def pooled(batch):
+        n, h, w, _ = batch.shape
+        assert h % 2 == 0 and w % 2 == 0
+        blocks = batch[..., 0].reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+        mean = np.repeat(np.repeat(blocks, 2, axis=1), 2, axis=2)
+        return np.stack([mean, batch[..., 0] ** 2], axis=-1)
+
+    rng = np.random.default_rng(5)
+    stack = rng.standard_normal((3, 30, 41)).astype(np.float32)
+    out = apply_tiled(pooled, stack, tile_size=8, margin=4, upscale=1, multiple=2, channels=2, batch_size=5)
+    assert out.shape == (3, 30, 41, 2)
+    np.testing.assert_array_equal(out[..., 1], stack ** 2)
+    even = np.pad(stack, ((0, 0), (0, 0), (0, 1)), mode="reflect")  # 41 columns: extended by reflection
+    np.testing.assert_allclose(out[..., 0], pooled(even[..., None])[..., :41, 0], rtol=1e-6)
+    # one image at a time, one channel: the same numbers
+    np.testing.assert_array_equal(apply_tiled(pooled, stack[1], tile_size=8, margin=4, upscale=1, multiple=2),
+                                  out[1, ..., 0])

@@ -58,7 +58,7 @@ noisy_map = sunpy.map.Map(noisy, header)
 denoised_map = denoise_map(noisy_map, model="polarimetry", noise=sigma * u.dimensionless_unscaled,
                            uncertainty=True, samples=8)
 std = denoised_map.uncertainty.array
-print({key: denoised_map.meta[key] for key in ("dnmodel", "dnnoise", "dnnoisrc", "dncycles")})
+print({key: denoised_map.meta[key] for key in ("enhmeth", "enhmodel", "dnnoise", "dnnoisrc", "dncycles")})
 
 error = denoised_map.data - truth
 print(f"RMS error: input {np.std(noisy - truth):.2e}, denoised {np.sqrt(np.mean(error ** 2)):.2e} "
@@ -115,7 +115,7 @@ hmi_header = sunpy.map.header_helper.make_fitswcs_header(
 hmi_header["cadence"] = 45.0
 magnetogram = sunpy.map.Map(field + 10 * rng.standard_normal(field.shape), hmi_header)
 clean_magnetogram = denoise_map(magnetogram, uncertainty=True)
-print(clean_magnetogram.meta["dnmodel"], clean_magnetogram.meta["dnnoise"], "G,",
+print(clean_magnetogram.meta["enhmodel"], clean_magnetogram.meta["dnnoise"], "G,",
       clean_magnetogram.meta["dnnoisrc"])
 
 sigma_map = sunpy.map.Map(clean_magnetogram.uncertainty.array, clean_magnetogram.meta)

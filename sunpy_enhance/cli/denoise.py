@@ -22,6 +22,7 @@ from sunpy_enhance.cli import (
     number_above,
     show_progress,
 )
+from sunpy_enhance.models import ENGINES
 
 __all__ = ["register", "run"]
 
@@ -55,6 +56,8 @@ def register(subparsers):
     p.add_argument("--stokes-axis", type=int, default=None, help="Stokes axis of the cube (default 1 for 5-D)")
     p.add_argument("--check", action="store_true", help="test that the residual is noise and print the result")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="inference engine (default auto: ONNX Runtime on CPUs; --samples always runs Keras)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     add_progress_option(p)
     p.set_defaults(func=run)
@@ -82,6 +85,26 @@ def _is_map_file(path):
     return header.get("NAXIS") == 2 and "CTYPE1" in header
 
 
+def _provenance_header(header, model, history, **keywords):
+    """
+    The FITS header of a denoised array or cube: the input's (if any) without the keywords that describe its
+    pixel values, with the provenance every method writes (`sunpy_enhance.header.add_provenance`).
+    """
+    from astropy.io import fits
+
+    from sunpy_enhance.denoise.api import resolve_model
+    from sunpy_enhance.header import STALE_KEYWORDS, add_provenance
+    from sunpy_enhance.models import read_card
+
+    card = read_card(resolve_model(model))
+    name = str(card.get("name"))
+    header = fits.Header() if header is None else header.copy()
+    for key in STALE_KEYWORDS:
+        header.remove(key, ignore_missing=True, remove_all=True)
+    return add_provenance(header, f"{history} with model {name}", enhmeth="denoise", enhmodel=name,
+                          enhmdate=str(card.get("created", "")), **keywords)
+
+
 def _suffix(path):
     name = Path(path).name.lower()
     if name.endswith(".npy"):
@@ -107,7 +130,7 @@ def run(args):
             raise CommandError(msg)
     kind_in, kind_out = _suffix(src), _suffix(dst)
     noise = args.noise
-    common = {"cycles": args.cycles, "samples": args.samples, "precision": args.precision,
+    common = {"cycles": args.cycles, "samples": args.samples, "precision": args.precision, "engine": args.engine,
               "progress": show_progress(args)}
 
     if args.cube:
@@ -152,7 +175,7 @@ def run(args):
                 uheader["EXTNAME"] = "UNCERT"
                 uheader.add_history("Standard deviation of the error of the denoised data (sunpy-enhance).")
             save_denoised(dst, out.data, std, header=header, uncertainty_header=uheader, overwrite=args.overwrite)
-        print(f"wrote {dst} (model {out.meta['dnmodel']}, noise {out.meta['dnnoise']:.4g} {smap.unit or ''}, "
+        print(f"wrote {dst} (model {out.meta['enhmodel']}, noise {out.meta['dnnoise']:.4g} {smap.unit or ''}, "
               f"{out.meta['dnnoisrc']})")
         return 0
 
@@ -160,11 +183,14 @@ def run(args):
 
     data, header = read_data(src)
     data = np.asarray(data, dtype=np.float32)
-    result = denoise(data, model=args.model or "polarimetry", noise=None if noise is None else noise[0],
-                     uncertainty=args.uncertainty, **common)
+    model = args.model or "polarimetry"
+    result = denoise(data, model=model, noise=None if noise is None else noise[0], uncertainty=args.uncertainty,
+                     **common)
     out, std = result if args.uncertainty else (result, None)
     if args.check:
         print(check_residual(data, out, None if noise is None else noise[0], warn=False))
+    if kind_out == "fits":
+        header = _provenance_header(header, model, f"denoised, {args.cycles} cycle(s)", dncycles=args.cycles)
     save_denoised(dst, out, std, header=header if kind_out == "fits" else None, overwrite=args.overwrite)
     print(f"wrote {dst}")
     return 0

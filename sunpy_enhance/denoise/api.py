@@ -69,114 +69,124 @@ def resolve_model(model):
     return model_directory(model)
 
 
-class _Network:
-    """A denoiser's Keras model, its card and how to run it."""
+class _Denoiser:
+    """
+    A denoiser from the model store: what its card says, its network on the inference engine that
+    `~sunpy_enhance.models.load_model` chose, and — only for Monte-Carlo dropout, which the engines do not
+    run — its Keras model (`~sunpy_enhance.models.load_keras_model`).
+    """
 
-    def __init__(self, directory, precision):
-        from sunpy_enhance.models import build_from_card, read_card
+    def __init__(self, model, precision, engine):
+        from sunpy_enhance.models import load_model, read_card
 
-        if precision not in ("float32", "bfloat16"):
-            msg = f"precision must be 'float32' or 'bfloat16', not {precision!r}."
-            raise ValueError(msg)
-        self.directory = Path(directory)
-        self.card = read_card(self.directory)
-        arch = self.card["architecture"]
+        directory = resolve_model(model)
+        self.card = read_card(directory)
+        arch = self.card.get("architecture", {})
         if arch.get("name") != "unet":
-            msg = (f"{self.directory} holds a {arch.get('name')!r} network, not a denoiser; use a model "
+            msg = (f"{directory} holds a {arch.get('name')!r} network, not a denoiser; use a model "
                    "written by sunpy_enhance.denoise.training.export_denoiser.")
             raise ValueError(msg)
-        self.name = self.card.get("name", self.directory.name)
+        self.net = load_model(directory, precision=precision, engine=engine)
+        self.directory = self.net.directory
+        self.name = self.card.get("name", directory.name)
         self.bayesian = bool(arch.get("bayesian", False))
         self.multiple = 2 ** int(arch.get("depth", 2))
-        self.model = build_from_card(self.card, dtype="mixed_bfloat16" if precision == "bfloat16" else "float32")
-        self.model.load_weights(self.directory / "model.weights.h5")
-        self.default_noise = self.card.get("input", {}).get("noise")
-        self.unit = self.card.get("input", {}).get("unit", "")
         self.blind_spot = self.card.get("input", {}).get("blind_spot")
+
+    def __call__(self, batch):
+        """The deterministic pass: ``(n, h, w, 1)`` → ``(n, h, w, 1 or 2)`` (mean, log-variance)."""
+        return self.net(batch)
+
+    def _keras(self):
+        from sunpy_enhance.models import load_keras_model
+
+        return load_keras_model(self.directory, precision=self.net.precision)
 
     def reset_dropout(self, seed):
         """Restart the Monte-Carlo dropout masks from ``seed`` (reproducible epistemic maps)."""
         import keras
 
-        layers = [layer for layer in self.model.layers if isinstance(layer, keras.layers.Dropout)]
+        layers = [layer for layer in self._keras().layers if isinstance(layer, keras.layers.Dropout)]
         for i, layer in enumerate(layers):
             state = layer.seed_generator.state
             state.assign(np.array([int(seed), i], dtype=state.dtype))
 
-    def __call__(self, batch, training=False):
-        return np.asarray(self.model(np.ascontiguousarray(batch, dtype=np.float32), training=training),
-                          dtype=np.float32)
-
-
-@functools.lru_cache(maxsize=8)
-def _network(directory, precision):
-    return _Network(directory, precision)
+    def draws(self, batch, samples):
+        """``samples`` passes with Monte-Carlo dropout: ``(samples, n, h, w, channels)``."""
+        model = self._keras()
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        return np.stack([np.asarray(model(batch, training=True), dtype=np.float32) for _ in range(samples)])
 
 
 def _ceil_to(n, m):
     return -(-int(n) // m) * m
 
 
-def _windows(shape, tile, multiple):
-    """Tile sizes (ty, tx) and core origins covering an image of ``shape``."""
-    h, w = shape
-    ty = min(_ceil_to(tile, multiple), _ceil_to(h, multiple))
-    tx = min(_ceil_to(tile, multiple), _ceil_to(w, multiple))
-    origins = [(y, x) for y in range(0, h, ty) for x in range(0, w, tx)]
-    return ty, tx, origins
-
-
-def _run_images(net, images, *, tile_size, batch_size, samples, want_var, rng_seed, progress):
+def _tile_function(den, *, samples, want_var):
     """
-    Run the network over a stack of noise-scaled images (n, h, w) with tiling.
+    What the tiler runs on a batch of windows, and its number of output channels: the denoised value, then
+    (as asked) the aleatoric variance and the epistemic variance, all in noise units.
+    """
+    aleatoric = bool(want_var and den.bayesian)
+    channels = 1 + aleatoric + bool(samples)
+
+    def run(batch):
+        out = den(batch)
+        parts = [out[..., :1]]
+        if samples:
+            draws = den.draws(batch, samples)
+            if aleatoric:
+                parts.append(np.mean(np.exp(draws[..., 1:2]), axis=0))
+            parts.append(np.var(draws[..., :1], axis=0))
+        elif aleatoric:
+            parts.append(np.exp(out[..., 1:2]))
+        return np.concatenate(parts, axis=-1)
+
+    return run, channels
+
+
+def _tiles_per_call(shape, tile_size, margin, multiple, batch_size):
+    """
+    At most ``batch_size`` tiles per network call, and never more input pixels than one full window of
+    ``tile_size``: the memory is set by ``tile_size`` whatever the batch size and the image.
+    """
+    from sunpy_enhance.tiling import tile_slices
+
+    largest = max((w[0].stop - w[0].start) * (w[1].stop - w[1].start)
+                  for w, _, _ in tile_slices(shape, tile_size, margin, multiple=multiple))
+    budget = (max(tile_size // multiple, 1) * multiple + 2 * margin) ** 2
+    return max(1, min(int(batch_size), budget // largest))
+
+
+def _run_images(den, images, *, tile_size, batch_size, samples, want_var, rng_seed, progress):
+    """
+    Run the network over a stack of noise-scaled images (n, h, w), tile by tile
+    (`sunpy_enhance.tiling.apply_tiled`).
 
     Returns mean (n, h, w), aleatoric variance (or None) and epistemic variance (or None), noise units.
     """
+    from sunpy_enhance.tiling import apply_tiled
+
     n, h, w = images.shape
-    # Every image is padded by reflection by the same margin, tiled or not, so that the result does
-    # not depend on the tiling.
-    m = _ceil_to(_MARGIN, net.multiple)
-    ty, tx, origins = _windows((h, w), tile_size, net.multiple)
-    ny, nx = len(range(0, h, ty)) * ty, len(range(0, w, tx)) * tx
-    padded = np.pad(images, ((0, 0), (m, m + ny - h), (m, m + nx - w)), mode="reflect")
-    jobs = [(i, y, x) for i in range(n) for (y, x) in origins]
-    mean = np.empty((n, ny, nx), np.float32)
-    alea = np.empty((n, ny, nx), np.float32) if want_var and net.bayesian else None
-    epis = np.empty((n, ny, nx), np.float32) if want_var and samples else None
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), desc="denoise", unit="tile")
+    # Every image is padded by reflection by the same margin, so that the result does not depend on the
+    # tiling: tiles overlap by that margin and start on the network's pooling grid (multiple=).
+    m = _ceil_to(_MARGIN, den.multiple)
+    padded = np.pad(images, ((0, 0), (m, m + _ceil_to(h, den.multiple) - h), (m, m + _ceil_to(w, den.multiple) - w)),
+                    mode="reflect")
+    func, channels = _tile_function(den, samples=samples, want_var=want_var)
+    per_call = _tiles_per_call(padded.shape[1:], tile_size, m, den.multiple, batch_size)
     if samples:
-        net.reset_dropout(rng_seed)
-    for start in range(0, len(jobs), batch_size):
-        chunk = jobs[start:start + batch_size]
-        batch = np.stack([padded[i, y:y + ty + 2 * m, x:x + tx + 2 * m] for i, y, x in chunk])[..., None]
-        out = net(batch)
-        core = (slice(None), slice(m, m + ty), slice(m, m + tx))
-        mu = out[..., 0][core]
-        var = np.exp(out[..., 1][core]) if alea is not None else None
-        if epis is not None:
-            draws = np.stack([net(batch, training=True) for _ in range(samples)])
-            epis_chunk = np.var(draws[..., 0][(slice(None), *core)], axis=0)
-            if var is not None:
-                var = np.mean(np.exp(draws[..., 1][(slice(None), *core)]), axis=0)
-        for k, (i, y, x) in enumerate(chunk):
-            mean[i, y:y + ty, x:x + tx] = mu[k]
-            if alea is not None:
-                alea[i, y:y + ty, x:x + tx] = var[k]
-            if epis is not None:
-                epis[i, y:y + ty, x:x + tx] = epis_chunk[k]
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    crop = (slice(None), slice(0, h), slice(0, w))
-    return (mean[crop], None if alea is None else alea[crop], None if epis is None else epis[crop])
+        den.reset_dropout(rng_seed)
+    out = apply_tiled(func, padded, tile_size=tile_size, margin=m, upscale=1, progress=progress, batch_size=per_call,
+                      multiple=den.multiple, channels=channels)
+    out = out.reshape(*out.shape[:3], channels)[:, m:m + h, m:m + w]
+    mean = out[..., 0]
+    alea = out[..., 1] if want_var and den.bayesian else None
+    epis = out[..., -1] if samples else None
+    return mean, alea, epis
 
 
-def _run_blind_spot(net, images, *, cell, radius, tile_size, batch_size, rng_seed, progress):
+def _run_blind_spot(den, images, *, cell, radius, tile_size, batch_size, rng_seed, progress):
     """
     Inference with a network trained by blind-spot masking (noise units).
 
@@ -203,7 +213,7 @@ def _run_blind_spot(net, images, *, cell, radius, tile_size, batch_size, rng_see
             sx = np.where((sx < 0) | (sx > w - 1), xx - off[:, 1], sx).clip(0, w - 1)
             masked = np.array(images, copy=True)
             masked[:, yy, xx] = images[:, sy, sx]
-            m, v, _ = _run_images(net, masked, tile_size=tile_size, batch_size=batch_size, samples=0,
+            m, v, _ = _run_images(den, masked, tile_size=tile_size, batch_size=batch_size, samples=0,
                                   want_var=True, rng_seed=rng_seed, progress=progress)
             mu[:, yy, xx] = m[:, yy, xx]
             prior[:, yy, xx] = v[:, yy, xx]
@@ -211,12 +221,18 @@ def _run_blind_spot(net, images, *, cell, radius, tile_size, batch_size, rng_see
     return mean, prior / (1.0 + prior), None
 
 
-def _predict(net, images, *, samples, want_var, tile_size, batch_size, rng_seed, progress):
-    """Mean, aleatoric and epistemic variances (noise units) of a stack of noise-scaled images."""
-    if net.blind_spot:
-        return _run_blind_spot(net, images, cell=int(net.blind_spot["cell"]), radius=int(net.blind_spot["radius"]),
+def _predict(den, images, *, samples, want_var, tile_size, batch_size, rng_seed, progress):
+    """
+    Mean, aleatoric and epistemic variances (noise units) of a stack of noise-scaled images.
+
+    ``den`` is a `_Denoiser`, or anything with its ``bayesian``, ``multiple`` and ``blind_spot`` attributes and
+    its call (``reset_dropout`` and ``draws`` too when ``samples`` > 0): ``benchmarks/bench_denoise.py`` runs
+    training checkpoints through it.
+    """
+    if den.blind_spot:
+        return _run_blind_spot(den, images, cell=int(den.blind_spot["cell"]), radius=int(den.blind_spot["radius"]),
                                tile_size=tile_size, batch_size=batch_size, rng_seed=rng_seed, progress=progress)
-    return _run_images(net, images, samples=samples, want_var=want_var, tile_size=tile_size,
+    return _run_images(den, images, samples=samples, want_var=want_var, tile_size=tile_size,
                        batch_size=batch_size, rng_seed=rng_seed, progress=progress)
 
 
@@ -227,7 +243,7 @@ def _check_uncertainty_arg(uncertainty):
 
 
 def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=False, samples=0,
-            tile_size=512, batch_size=8, precision="float32", seed=0, progress=False):
+            tile_size=512, batch_size=8, precision="float32", engine="auto", seed=0, progress=False):
     """
     Denoise an image or a stack of images with a trained denoising U-Net.
 
@@ -256,11 +272,17 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
         published authors found the epistemic part about ten times smaller). The denoised image itself
         is always the deterministic pass. Ignored by blind-spot models (below).
     tile_size : int, optional
-        Images larger than this are processed in overlapping tiles of this size (memory).
+        Images are processed in overlapping tiles of at most ``tile_size²`` pixels
+        (`sunpy_enhance.tiling.apply_tiled`); memory is set by it: about 0.6 GB at the default 512 on a CPU.
     batch_size : int, optional
-        Tiles per network call.
+        Most tiles (or small images of a stack) per network call; a call never holds more pixels than one
+        tile of ``tile_size``, so a larger batch does not raise the memory.
     precision : {"float32", "bfloat16"}, optional
-        Arithmetic of the hidden layers.
+        Arithmetic of the hidden layers; bfloat16 only where the hardware has it
+        (`~sunpy_enhance.models.load_model`).
+    engine : {"auto", "onnxruntime", "tensorflow", "jax"}, optional
+        Inference engine (`~sunpy_enhance.models.resolve_engine`; ``"auto"``: ONNX Runtime on CPUs for
+        float32). Monte-Carlo dropout (``samples``) always runs the Keras model.
     seed : int, optional
         Seed of the Monte-Carlo dropout masks.
     progress : bool, optional
@@ -329,9 +351,9 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
     if int(batch_size) < 1 or int(tile_size) < 1:
         msg = f"batch_size and tile_size must be at least 1, not {batch_size!r} and {tile_size!r}."
         raise ValueError(msg)
-    net = _network(str(resolve_model(model).resolve()), precision)
-    if uncertainty and not net.bayesian:
-        msg = (f"Model {net.name!r} has no uncertainty head; use a Bayesian model (the bundled ones are) "
+    den = _Denoiser(model, precision, engine)
+    if uncertainty and not den.bayesian:
+        msg = (f"Model {den.name!r} has no uncertainty head; use a Bayesian model (the bundled ones are) "
                "or uncertainty=False.")
         raise ValueError(msg)
     finite = np.isfinite(data)
@@ -341,7 +363,7 @@ def denoise(array, *, model="polarimetry", noise=None, cycles=1, uncertainty=Fal
     sigma = _noise_value(noise, data, unit)
     shape = data.shape
     images = np.where(finite, data, 0.0).reshape(-1, *shape[-2:]) / sigma
-    run = functools.partial(_predict, net, tile_size=int(tile_size), batch_size=int(batch_size),
+    run = functools.partial(_predict, den, tile_size=int(tile_size), batch_size=int(batch_size),
                             rng_seed=int(seed), progress=progress)
     mean, alea, epis = run(images, samples=int(samples) if uncertainty else 0, want_var=bool(uncertainty))
     residual = images - mean
@@ -395,7 +417,7 @@ def _noise_value(noise, data, unit):
 
 @u.quantity_input
 def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncertainty=False, samples=0,
-                tile_size=512, batch_size=8, precision="float32", progress=False):
+                tile_size=512, batch_size=8, precision="float32", engine="auto", progress=False):
     """
     Denoise a `~sunpy.map.GenericMap`: Map in, Map out on the same grid, with provenance.
 
@@ -409,17 +431,19 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
     noise : `~astropy.units.Quantity`, optional
         Noise standard deviation in units compatible with the map's. Default: HMI nominal value for HMI
         magnetograms, else estimated from the data.
-    cycles, uncertainty, samples, tile_size, batch_size, precision, progress
+    cycles, uncertainty, samples, tile_size, batch_size, precision, engine, progress
         As for `denoise`. With ``uncertainty`` the map's ``uncertainty`` attribute is an
         `~astropy.nddata.StdDevUncertainty` of the total standard deviation.
 
     Returns
     -------
     `~sunpy.map.GenericMap`
-        Same class, data shape, WCS and metadata as ``smap``, with the denoised data, keys ``DNMODEL``
-        (model), ``DNNOISE`` (noise level used, map units), ``DNNOISRC`` (where it came from),
-        ``DNCYCLES`` and ``DNVERS`` (software version), and a ``HISTORY`` line. The input map is not
-        modified.
+        Same class, data shape, WCS and metadata as ``smap``, with the denoised data and the provenance
+        every method of the package writes (`sunpy_enhance.header.add_provenance`): a ``HISTORY`` line,
+        ``ENHVER`` (package version), ``ENHMETH='denoise'``, ``ENHMODEL`` and ``ENHMDATE`` (model name and
+        creation date), and the denoiser's own ``DNNOISE`` (noise level used, map units), ``DNNOISRC`` (where
+        it came from) and ``DNCYCLES``. Keywords describing the input's pixel values (``DATAMEAN``, …,
+        `sunpy_enhance.header.STALE_KEYWORDS`) are removed. The input map is not modified.
 
     Examples
     --------
@@ -435,13 +459,14 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
     ...     (64, 64), ref, scale=[0.5, 0.5] * u.arcsec / u.pix, instrument="HMI", unit=u.G)
     >>> noisy = sunpy.map.Map(10 * np.random.default_rng(0).standard_normal((64, 64)), header)
     >>> clean = denoise_map(noisy, noise=10 * u.G)
-    >>> clean.meta["dnmodel"]
-    'denoise-hmi-magnetogram'
+    >>> clean.meta["enhmodel"], clean.meta["enhmeth"]
+    ('denoise-hmi-magnetogram', 'denoise')
     """
     import sunpy.map
     from astropy.nddata import StdDevUncertainty
 
-    from sunpy_enhance.version import __version__
+    from sunpy_enhance.header import STALE_KEYWORDS, add_provenance
+    from sunpy_enhance.models import read_card
 
     if not isinstance(smap, sunpy.map.GenericMap):
         msg = f"denoise_map needs a sunpy Map, not {type(smap).__name__}; use denoise() for arrays."
@@ -471,21 +496,17 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
             sigma = float(noise.value)
     result = denoise(data, model=model, noise=sigma, cycles=cycles, uncertainty=bool(uncertainty),
                      samples=samples, tile_size=tile_size, batch_size=batch_size, precision=precision,
-                     progress=progress)
+                     engine=engine, progress=progress)
     out, std = result if uncertainty else (result, None)
-    net = _network(str(resolve_model(model).resolve()), precision)
+    card = read_card(resolve_model(model))
+    name = str(card.get("name"))
     meta = smap.meta.copy()
-    meta["dnmodel"] = net.name
-    meta["dnnoise"] = sigma
-    meta["dnnoisrc"] = source
-    meta["dncycles"] = int(cycles)
-    meta["dnvers"] = f"sunpy-enhance {__version__}"
-    line = (f"Denoised with sunpy-enhance {__version__} model {net.name}, noise {sigma:.4g}"
-            f"{' ' + str(smap.unit) if smap.unit is not None else ''} ({source}), {int(cycles)} cycle(s).")
-    meta["history"] = (meta.get("history", "") + "\n" + line).strip()
-    for key in ("datamin", "datamax", "datamean", "datamedn", "datarms", "datakurt", "dataskew",
-                "datap01", "datap10", "datap25", "datap75", "datap90", "datap95", "datap98", "datap99"):
+    for key in STALE_KEYWORDS:
         meta.pop(key, None)
+    add_provenance(meta, f"denoised with model {name}, noise {sigma:.4g}"
+                         f"{' ' + str(smap.unit) if smap.unit is not None else ''} ({source}), {int(cycles)} cycle(s)",
+                   enhmeth="denoise", enhmodel=name, enhmdate=str(card.get("created", "")), dnnoise=sigma,
+                   dnnoisrc=source, dncycles=int(cycles))
     kwargs = {}
     if std is not None:
         kwargs["uncertainty"] = StdDevUncertainty(std, unit=smap.unit)
@@ -502,7 +523,7 @@ def _read_cube(path):
 
 
 def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), stokes_axis=None, cycles=1,
-                 uncertainty=False, samples=0, batch_size=16, tile_size=512, precision="float32",
+                 uncertainty=False, samples=0, batch_size=16, tile_size=512, precision="float32", engine="auto",
                  output=None, overwrite=False, progress=False):
     """
     Denoise a spectropolarimetric cube, image by image, in batches.
@@ -523,10 +544,10 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
         are copied unchanged. None denoises every image of the cube.
     stokes_axis : int, optional
         The Stokes axis; default 1 for a 5-D cube, 0 for a 4-D one.
-    cycles, uncertainty, samples, tile_size, precision, progress
+    cycles, uncertainty, samples, tile_size, precision, engine, progress
         As for `denoise` (``uncertainty`` may be True only: the total standard deviation).
     batch_size : int, optional
-        Images (tiles) per network call.
+        Most images (tiles) per network call (see `denoise`).
     output : `os.PathLike`, optional
         Also write the result there (atomically, `save_denoised`): FITS (header of the input plus
         provenance keys; the uncertainty in an extension named ``UNCERT``) or ``.npy`` (the uncertainty
@@ -596,20 +617,13 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
         part = np.asarray(data[index], dtype=np.float32)
         if not np.isfinite(sigma):
             sigma = estimate_noise(part)
-        images = part.reshape(-1, *part.shape[-2:])
-        den = np.empty_like(images)
-        sd = np.empty_like(images) if uncertainty else None
-        for start in range(0, len(images), batch_size):
-            res = denoise(images[start:start + batch_size], model=model, noise=sigma, cycles=cycles,
-                          uncertainty=uncertainty, samples=samples, tile_size=tile_size, batch_size=batch_size,
-                          precision=precision, progress=progress)
-            if uncertainty:
-                den[start:start + batch_size], sd[start:start + batch_size] = res
-            else:
-                den[start:start + batch_size] = res
-        out[index] = den.reshape(part.shape)
+        # every image of the group in one call: the tiler batches them (batch_size) in bounded memory
+        res = denoise(part, model=model, noise=sigma, cycles=cycles, uncertainty=uncertainty, samples=samples,
+                      tile_size=tile_size, batch_size=batch_size, precision=precision, engine=engine,
+                      progress=progress)
+        out[index], std_part = res if uncertainty else (res, None)
         if uncertainty:
-            std[index] = sd.reshape(part.shape)
+            std[index] = std_part
     if output is not None:
         _write_cube(output, out, std, header, model=model, cycles=cycles, stokes=stokes, overwrite=overwrite)
     return (out, std) if uncertainty else out
@@ -675,7 +689,8 @@ def save_denoised(output, data, uncertainty=None, *, header=None, uncertainty_he
 
 
 def _write_cube(output, out, std, header, *, model, cycles, stokes, overwrite):
-    from sunpy_enhance.version import __version__
+    from sunpy_enhance.header import STALE_KEYWORDS, add_provenance
+    from sunpy_enhance.models import read_card
 
     output = Path(output)
     if output.name.lower().endswith(".npy"):
@@ -684,12 +699,12 @@ def _write_cube(output, out, std, header, *, model, cycles, stokes, overwrite):
     from astropy.io import fits
 
     hdr = fits.Header() if header is None else header.copy()
-    for key in ("BZERO", "BSCALE", "BLANK"):
-        hdr.remove(key, ignore_missing=True)
-    net = _network(str(resolve_model(model).resolve()), "float32")
-    hdr["DNMODEL"] = (net.name, "sunpy-enhance denoiser")
-    hdr["DNCYCLES"] = (int(cycles), "denoising cycles")
-    hdr["DNSTOKES"] = (",".join(str(s) for s in stokes) if stokes is not None else "all", "denoised indices")
-    hdr["DNVERS"] = f"sunpy-enhance {__version__}"
-    hdr.add_history(f"Denoised with sunpy-enhance {__version__} model {net.name}.")
+    for key in STALE_KEYWORDS:
+        hdr.remove(key, ignore_missing=True, remove_all=True)
+    card = read_card(resolve_model(model))
+    name = str(card.get("name"))
+    indices = ",".join(str(s) for s in stokes) if stokes is not None else "all"
+    add_provenance(hdr, f"denoised Stokes indices {indices}, {int(cycles)} cycle(s) with model {name}",
+                   enhmeth="denoise", enhmodel=name, enhmdate=str(card.get("created", "")), dnstokes=indices,
+                   dncycles=int(cycles))
     save_denoised(output, out, std, header=hdr, overwrite=overwrite)

@@ -190,15 +190,17 @@ def test_denoise_map_keeps_grid_and_adds_provenance(noisy_scene):
     assert type(out) is type(smap)
     assert dict(smap.meta) == meta_before  # the input is untouched
     np.testing.assert_array_equal(out.data, denoise(noisy, noise=SIGMA))
-    assert out.meta["dnmodel"] == "denoise-polarimetry"
+    # the provenance every method writes (header.add_provenance), with the method and the model
+    assert out.meta["enhmeth"] == "denoise" and out.meta["enhmodel"] == "denoise-polarimetry"
+    assert out.meta["enhver"] and "dnmodel" not in out.meta and "dnvers" not in out.meta
     assert out.meta["dnnoise"] == pytest.approx(SIGMA)
     assert out.meta["dnnoisrc"] == "given" and out.meta["dncycles"] == 1
-    assert "Denoised with sunpy-enhance" in out.meta["history"]
+    assert "denoised with model denoise-polarimetry" in out.meta["history"]
     for px in [(0, 0), (10.5, 70.25), (95, 95)]:
         a, b = smap.pixel_to_world(*px * u.pix), out.pixel_to_world(*px * u.pix)
         assert a.separation(b) < 1e-6 * u.arcsec
     assert out.uncertainty.array.shape == noisy.shape and np.all(out.uncertainty.array > 0)
-    assert out.fits_header["DNMODEL"] == "denoise-polarimetry"
+    assert out.fits_header["ENHMODEL"] == "denoise-polarimetry" and out.fits_header["ENHMETH"] == "denoise"
 
 
 def test_denoise_map_estimates_noise_for_generic_maps(noisy_scene):
@@ -245,7 +247,7 @@ def test_hmi_magnetogram_map_gets_the_hmi_model_without_being_told():
     noisy = field + 10 * rng.standard_normal(field.shape)
     smap = make_map(noisy, instrument="HMI", unit=u.G, extra={"cadence": 45.0})
     out = denoise_map(smap)
-    assert out.meta["dnmodel"] == "denoise-hmi-magnetogram"
+    assert out.meta["enhmodel"] == "denoise-hmi-magnetogram"
     assert out.meta["dnnoise"] == pytest.approx(10.0)
     assert out.meta["dnnoisrc"] == "HMI nominal for the cadence"
     assert np.std(out.data - field) < np.std(noisy - field) / 2
@@ -299,7 +301,7 @@ def test_denoise_cube_files(cube, tmp_path):
         np.testing.assert_array_equal(hdul[0].data, out)
         np.testing.assert_array_equal(hdul["UNCERT"].data, sigma)
         assert hdul[0].header["OBSERVER"] == "test"
-        assert hdul[0].header["DNMODEL"] == "denoise-polarimetry"
+        assert hdul[0].header["ENHMODEL"] == "denoise-polarimetry"
         assert hdul[0].header["DNSTOKES"] == "1,2,3"
     with pytest.raises(FileExistsError):
         denoise_cube(src, noise=SIGMA, output=tmp_path / "out.fits")

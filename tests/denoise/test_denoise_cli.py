@@ -47,7 +47,7 @@ def test_denoise_map_fits(noisy, tmp_path, capsys):
                  "--uncertainty"]) == 0
     assert "model denoise-polarimetry" in capsys.readouterr().out
     with fits.open(tmp_path / "den.fits") as hdul:
-        assert hdul[0].header["DNMODEL"] == "denoise-polarimetry"
+        assert hdul[0].header["ENHMODEL"] == "denoise-polarimetry" and hdul[0].header["ENHMETH"] == "denoise"
         assert hdul[0].header["CRVAL1"] == pytest.approx(header["crval1"])
         assert hdul["UNCERT"].data.shape == noisy.shape
     out, sigma = sunpy.map.Map(tmp_path / "den.fits")  # data and uncertainty, both Maps on the same grid
@@ -61,14 +61,36 @@ def test_denoise_cube_fits(noisy, tmp_path, capsys):
     rng = np.random.default_rng(1)
     cube = SIGMA * rng.standard_normal((1, 4, 2, 32, 32)).astype(np.float32)
     cube[:, 0] += 1
-    fits.writeto(tmp_path / "cube.fits", cube)
-    assert main(["denoise", str(tmp_path / "cube.fits"), str(tmp_path / "c.fits"), "--cube", "--stokes", "3",
-                 "--noise", str(SIGMA), "--check"]) == 0
+    fits.writeto(tmp_path / "cube.fits", cube, fits.Header({"OBSERVER": "test", "DATAMEAN": 0.25}))
+    assert main(["denoise", str(tmp_path / "cube.fits"), "-o", str(tmp_path / "c.fits"), "--cube", "--stokes", "3",
+                 "--noise", str(SIGMA), "--check", "--uncertainty"]) == 0
     text = capsys.readouterr().out
     assert "Stokes index 3" in text
-    out = fits.getdata(tmp_path / "c.fits")
-    np.testing.assert_array_equal(out[:, :3], cube[:, :3])
-    assert out[:, 3].std() < cube[:, 3].std() / 2
+    with fits.open(tmp_path / "c.fits") as hdul:
+        out, header = hdul[0].data, hdul[0].header
+        np.testing.assert_array_equal(out[:, :3], cube[:, :3])
+        assert out[:, 3].std() < cube[:, 3].std() / 2
+        assert np.all(np.isnan(hdul["UNCERT"].data[:, :3])) and np.all(hdul["UNCERT"].data[:, 3] > 0)
+        # the input's header, less what described its values, with the provenance of every method
+        assert header["OBSERVER"] == "test" and "DATAMEAN" not in header
+        assert (header["ENHMETH"], header["ENHMODEL"], header["DNSTOKES"], header["DNCYCLES"]) == \
+            ("denoise", "denoise-polarimetry", "3", 1)
+        assert "ENHVER" in header and "DNVERS" not in header and "DNMODEL" not in header
+        assert "denoised Stokes indices 3, 1 cycle(s) with model denoise-polarimetry" in "".join(header["HISTORY"])
+    # an existing output is kept without --overwrite (checked before any work)
+    assert main(["denoise", str(tmp_path / "cube.fits"), "-o", str(tmp_path / "c.fits"), "--cube"]) == 1
+    assert "exists" in capsys.readouterr().err
+    # a .npy cube output: the uncertainty beside it
+    assert main(["denoise", str(tmp_path / "cube.fits"), "-o", str(tmp_path / "c.npy"), "--cube", "--noise",
+                 str(SIGMA), "--uncertainty"]) == 0
+    assert np.load(tmp_path / "c_uncertainty.npy").shape == cube.shape
+
+
+def test_denoise_array_fits_has_provenance(noisy, tmp_path):
+    np.save(tmp_path / "in.npy", noisy)
+    assert main(["denoise", str(tmp_path / "in.npy"), "-o", str(tmp_path / "out.fits"), "--noise", str(SIGMA)]) == 0
+    header = fits.getheader(tmp_path / "out.fits")
+    assert header["ENHMETH"] == "denoise" and header["ENHMODEL"] == "denoise-polarimetry"
 
 
 def test_denoise_errors(tmp_path, capsys):
@@ -151,9 +173,12 @@ def _failing_writeto(monkeypatch):
     monkeypatch.setattr(fits.HDUList, "writeto", writeto)
 
 
-@pytest.mark.parametrize("kind", ["map", "array"])
+@pytest.mark.parametrize("kind", ["map", "array", "cube"])
 def test_failed_write_leaves_the_previous_output(noisy, tmp_path, capsys, monkeypatch, kind):
-    if kind == "map":
+    options = ["--cube", "--stokes", "0", "--stokes-axis", "0"] if kind == "cube" else []
+    if kind == "cube":
+        fits.writeto(tmp_path / "in.fits", np.stack([noisy, noisy]))
+    elif kind == "map":
         ref = SkyCoord(0 * u.arcsec, 0 * u.arcsec,
                        frame=frames.Helioprojective(observer="earth", obstime="2020-01-01"))
         header = sunpy.map.header_helper.make_fitswcs_header(noisy.shape, ref, scale=[0.06, 0.06] * u.arcsec / u.pix)
@@ -163,7 +188,8 @@ def test_failed_write_leaves_the_previous_output(noisy, tmp_path, capsys, monkey
     previous = tmp_path / "out.fits"
     previous.write_bytes(b"the previous result")
     _failing_writeto(monkeypatch)
-    status = main(["denoise", str(tmp_path / "in.fits"), str(previous), "--noise", str(SIGMA), "--overwrite"])
+    status = main(["denoise", str(tmp_path / "in.fits"), str(previous), "--noise", str(SIGMA), "--overwrite",
+                   *options])
     assert status == 1
     assert "No space left" in capsys.readouterr().err
     assert previous.read_bytes() == b"the previous result"
