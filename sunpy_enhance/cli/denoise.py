@@ -134,14 +134,19 @@ def run(args):
               "progress": show_progress(args)}
 
     if args.cube:
-        result = denoise_cube(src, model=args.model or "polarimetry", noise=noise, stokes=args.stokes,
-                              stokes_axis=args.stokes_axis, uncertainty=args.uncertainty, output=dst,
-                              overwrite=args.overwrite, **common)
-        out = result[0] if args.uncertainty else result
-        if args.check:
-            from sunpy_enhance.io import read_data
+        from sunpy_enhance.io import read_data
 
-            data, _ = read_data(src)
+        data, header = read_data(src)
+        model = args.model or "polarimetry"
+        result = denoise_cube(data, model=model, noise=noise, stokes=args.stokes, stokes_axis=args.stokes_axis,
+                              uncertainty=args.uncertainty, **common)
+        out, std = result if args.uncertainty else (result, None)
+        stokes = ",".join(str(s) for s in args.stokes)
+        if kind_out == "fits":
+            header = _provenance_header(header, model, f"denoised Stokes indices {stokes}, {args.cycles} cycle(s)",
+                                        dnstokes=stokes, dncycles=args.cycles)
+        save_denoised(dst, out, std, header=header if kind_out == "fits" else None, overwrite=args.overwrite)
+        if args.check:
             axis = args.stokes_axis if args.stokes_axis is not None else {5: 1, 4: 0}.get(data.ndim, 0)
             for s in args.stokes:
                 a, b = np.take(data, s, axis=axis), np.take(out, s, axis=axis)

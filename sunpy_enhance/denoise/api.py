@@ -524,9 +524,12 @@ def _read_cube(path):
 
 def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), stokes_axis=None, cycles=1,
                  uncertainty=False, samples=0, batch_size=16, tile_size=512, precision="float32", engine="auto",
-                 output=None, overwrite=False, progress=False):
+                 progress=False):
     """
     Denoise a spectropolarimetric cube, image by image, in batches.
+
+    To write the result to a file, atomically, use `save_denoised` (or ``sunpy-enhance denoise --cube``,
+    which also records the provenance in the FITS header).
 
     Parameters
     ----------
@@ -548,13 +551,6 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
         As for `denoise` (``uncertainty`` may be True only: the total standard deviation).
     batch_size : int, optional
         Most images (tiles) per network call (see `denoise`).
-    output : `os.PathLike`, optional
-        Also write the result there (atomically, `save_denoised`): FITS (header of the input plus
-        provenance keys; the uncertainty in an extension named ``UNCERT``) or ``.npy`` (the uncertainty
-        beside it as ``<name>_uncertainty.npy``).
-    overwrite : bool, optional
-        Replace existing output files (the uncertainty file of a ``.npy`` output included); without it
-        they are checked before any work starts.
 
     Returns
     -------
@@ -578,9 +574,8 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
     if uncertainty not in (False, True):
         msg = "denoise_cube's uncertainty must be True or False."
         raise ValueError(msg)
-    header = None
     if isinstance(cube, (str, Path)):
-        cube, header = _read_cube(cube)
+        cube, _ = _read_cube(cube)
     data = np.asarray(cube)
     if data.ndim < 3:
         msg = (f"A cube has at least 3 dimensions (..., y, x), not {data.ndim}; use denoise() for a single "
@@ -591,8 +586,6 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
     if stokes is not None and stokes_axis is None:
         msg = f"Say which axis of this {data.ndim}-D cube is Stokes (stokes_axis=), or pass stokes=None."
         raise ValueError(msg)
-    if output is not None and not overwrite:
-        _refuse_existing(output, uncertainty, "overwrite=True")
     out = np.array(data, dtype=np.float32, copy=True)
     std = np.full(data.shape, np.nan, np.float32) if uncertainty else None
     if stokes is None:
@@ -624,8 +617,6 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
         out[index], std_part = res if uncertainty else (res, None)
         if uncertainty:
             std[index] = std_part
-    if output is not None:
-        _write_cube(output, out, std, header, model=model, cycles=cycles, stokes=stokes, overwrite=overwrite)
     return (out, std) if uncertainty else out
 
 
@@ -686,25 +677,3 @@ def save_denoised(output, data, uncertainty=None, *, header=None, uncertainty_he
     if uncertainty is not None:
         hdus.append(fits.ImageHDU(uncertainty, header=uncertainty_header, name="UNCERT"))
     return save_fits_atomic(fits.HDUList(hdus), output, overwrite=overwrite)
-
-
-def _write_cube(output, out, std, header, *, model, cycles, stokes, overwrite):
-    from sunpy_enhance.header import STALE_KEYWORDS, add_provenance
-    from sunpy_enhance.models import read_card
-
-    output = Path(output)
-    if output.name.lower().endswith(".npy"):
-        save_denoised(output, out, std, overwrite=overwrite)
-        return
-    from astropy.io import fits
-
-    hdr = fits.Header() if header is None else header.copy()
-    for key in STALE_KEYWORDS:
-        hdr.remove(key, ignore_missing=True, remove_all=True)
-    card = read_card(resolve_model(model))
-    name = str(card.get("name"))
-    indices = ",".join(str(s) for s in stokes) if stokes is not None else "all"
-    add_provenance(hdr, f"denoised Stokes indices {indices}, {int(cycles)} cycle(s) with model {name}",
-                   enhmeth="denoise", enhmodel=name, enhmdate=str(card.get("created", "")), dnstokes=indices,
-                   dncycles=int(cycles))
-    save_denoised(output, out, std, header=hdr, overwrite=overwrite)
