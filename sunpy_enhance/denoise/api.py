@@ -9,7 +9,7 @@ import astropy.units as u
 import numpy as np
 
 from sunpy_enhance.denoise.noise import estimate_noise
-from sunpy_enhance.hmi import check_plausible, is_hmi_magnetogram, nominal_noise
+from sunpy_enhance.hmi import check_hmi_map, check_plausible, is_hmi_magnetogram, nominal_noise
 
 __all__ = [
     "MODEL_ALIASES",
@@ -445,6 +445,13 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
         it came from) and ``DNCYCLES``. Keywords describing the input's pixel values (``DATAMEAN``, …,
         `sunpy_enhance.header.STALE_KEYWORDS`) are removed. The input map is not modified.
 
+    Raises
+    ------
+    ValueError
+        For a map reprojected to a heliographic grid (a SHARP CEA map, ``CTYPE1='CRLN-CEA'``), refused as
+        by Enhance (`sunpy_enhance.hmi.check_hmi_map`): interpolation correlates the noise of neighbouring
+        pixels, which the networks take to be white.
+
     Examples
     --------
     >>> import astropy.units as u
@@ -472,6 +479,10 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
         msg = f"denoise_map needs a sunpy Map, not {type(smap).__name__}; use denoise() for arrays."
         raise TypeError(msg)
     _check_uncertainty_arg(uncertainty)
+    check_hmi_map(smap, allow_non_hmi=True, allow_any_scale=True,
+                  consequence="the denoisers take the noise of neighbouring pixels to be independent, which "
+                              "interpolation makes it not, so too little noise would be removed and the "
+                              "uncertainties would be too small")
     hmi_mag = is_hmi_magnetogram(smap)
     if model is None:
         model = "hmi-magnetogram" if hmi_mag else "polarimetry"

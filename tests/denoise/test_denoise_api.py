@@ -253,6 +253,27 @@ def test_hmi_magnetogram_map_gets_the_hmi_model_without_being_told():
     assert np.std(out.data - field) < np.std(noisy - field) / 2
 
 
+def test_sharp_cea_map_is_refused_as_by_enhance():
+    """One rule for SHARP CEA maps (hmi.check_hmi_map): their interpolated pixels have correlated noise."""
+    from sunpy.data.test import get_dummy_map_from_header, get_test_filepath
+
+    from sunpy_enhance.enhance import enhance_map
+
+    cea = get_dummy_map_from_header(get_test_filepath("hmi_cea_sharp_magnetogram.header"))  # CRLN-CEA, 0.03 deg
+    cea = sunpy.map.Map(10 * np.random.default_rng(4).standard_normal(cea.data.shape), cea.meta)
+    with pytest.raises(ValueError, match="SHARP CEA series") as refused:
+        denoise_map(cea)
+    with pytest.raises(ValueError, match="SHARP CEA series") as by_enhance:
+        enhance_map(cea, allow_any_scale=True)
+    # the same reason and advice; only the consequence differs
+    for text in ("CTYPE1='CRLN-CEA'", "hmi.sharp_720s"):
+        assert text in str(refused.value) and text in str(by_enhance.value)
+    assert "noise of neighbouring pixels" in str(refused.value)
+    with pytest.raises(ValueError, match="SHARP CEA series"):
+        denoise_map(cea, model="polarimetry", noise=10 * u.G)
+    # maps of other instruments at other scales still pass (CRISP at 0.059"/px above)
+
+
 # --------------------------------------------------------------------------------------------------
 # Cubes
 
