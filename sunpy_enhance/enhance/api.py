@@ -25,7 +25,8 @@ from sunpy_enhance.tiling import apply_tiled, tiles_per_batch
 
 __all__ = ["DEFAULT_TILE_SIZE", "LIMB_MU", "MIN_TILE_SIZE", "enhance_array", "enhance_map", "flux_gain"]
 
-#: Below this μ the networks are unreliable (low contrast, foreshortening; paper's limb caveat).
+#: Below this μ the networks are unreliable (low contrast, foreshortening; paper's limb caveat): `enhance_map`
+#: warns, and its output's ``mask`` marks those pixels (their values are kept).
 LIMB_MU = 0.3
 #: Default tile size: tiles hold at most 768² input pixels, for which one network call needs ~2.5 GB in float32,
 #: so a 4096² full disk stays near 5 GB in all; a 1024² cutout is cut into two strips (3% extra work).
@@ -265,9 +266,15 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
         The enhanced map, 0.252″/px. Continuum: I/Ic, the intensity divided by the limb-darkening law
         and the quiet-Sun level (``BUNIT`` empty, the level in ``ENHQSUN``), unless ``keep_input_units``.
         Magnetograms: G, as the input. Off-disk and missing pixels (NaN, ±inf, values beyond ±1e20 and the
-        pixels of the map's ``mask`` in the input) are NaN, and the output's ``mask`` marks them (the 2 × 2
-        children of each). Provenance in ``HISTORY``,
-        ``ENHVER`` (package version), ``ENHMODEL`` and ``ENHMDATE`` (model name and creation date).
+        pixels of the map's ``mask`` in the input) are NaN. The output's ``mask`` marks the pixels not to be
+        trusted: the 2 × 2 children of each off-disk or missing input pixel, and of each input pixel closer to
+        the limb than μ = `~sunpy_enhance.enhance.LIMB_MU` (0.3), whose enhanced values are kept but are
+        unreliable (see Notes).
+        Provenance in ``HISTORY``, ``ENHVER`` (package version), ``ENHMODEL`` and ``ENHMDATE`` (model name
+        and creation date). A FITS file written from the map (``out.save(...)``, ``sunpy-enhance enhance``)
+        holds the data and header only, not the mask: there the missing pixels are NaN, and the μ < 0.3
+        pixels are found again (to within an output pixel at their edge) with
+        ``sunpy_enhance.solar.mu_from_map(out) < LIMB_MU``.
 
     Raises
     ------
@@ -277,7 +284,7 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
     Warns
     -----
     SunpyEnhanceUserWarning
-        When part of the field lies closer to the limb than μ = 0.3.
+        When part of the field lies closer to the limb than μ = 0.3 (those pixels are masked in the output).
 
     Notes
     -----
@@ -289,7 +296,9 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
       data (``sunpy_enhance.enhance.normalize.limb_darkening_removed``) and only divided by the quiet-Sun level; the
       history says which normalisation was used.
     * Near the limb (μ < 0.3) granulation contrast is low and foreshortened; the networks, trained on
-      disk-centre data, are unreliable there (Díaz Baso & Asensio Ramos 2018).
+      disk-centre data, are unreliable there (Díaz Baso & Asensio Ramos 2018). Those pixels are enhanced
+      like the others and their values kept, but a warning is given and the output's ``mask`` marks them.
+      Maps not in helioprojective coordinates have no μ: nothing is masked for the limb.
     * The network's output is then made consistent with the input (``sunpy_enhance.enhance.consistency.back_project``):
       the output observed again by HMI is compared with the map and the difference, smoothed as the model's
       card says (σ = 2 HMI pixels for continuum, none for magnetograms), is projected back once. This
@@ -347,8 +356,13 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
             raise ValueError(msg)
         if np.any(mu[on_disk & np.isfinite(data)] < LIMB_MU):
             warn_user(f"Part of the field is closer to the limb than mu = {LIMB_MU}: the Enhance networks were "
-                      "trained on disk-centre data and are unreliable there (low contrast, foreshortening).")
+                      "trained on disk-centre data and are unreliable there (low contrast, foreshortening); "
+                      "those pixels are kept but marked in the output's mask.")
         data = np.where(on_disk, data, np.float32(np.nan))
+    # pixels the output must not be trusted at: off-disk and missing (NaN in the output), and μ below LIMB_MU
+    untrusted = ~np.isfinite(data)
+    if mu is not None:
+        untrusted |= mu < LIMB_MU  # off-disk μ is NaN: already untrusted
     else:
         warn_user("The map is not in helioprojective coordinates: no limb-darkening correction and no limb "
                   "check were applied.")
@@ -389,5 +403,5 @@ def enhance_map(smap, *, kind=None, model=None, quiet_sun=None, keep_input_units
                          f"in {units}",
                    enhmodel=str(card.get("name")), enhmdate=str(card.get("created", "")),
                    enhunit=units[:60])
-    missing = np.repeat(np.repeat(~np.isfinite(data), 2, axis=0), 2, axis=1)
-    return sunpy.map.Map(out.astype(np.float32, copy=False), meta, mask=missing)
+    mask = np.repeat(np.repeat(untrusted, 2, axis=0), 2, axis=1)
+    return sunpy.map.Map(out.astype(np.float32, copy=False), meta, mask=mask)

@@ -9,8 +9,9 @@ import pytest
 import sunpy.map
 
 from sunpy_enhance.degrade import bin2x2, upsample_x2
-from sunpy_enhance.enhance.api import classify_map, enhance_array, enhance_map, flux_gain
+from sunpy_enhance.enhance.api import LIMB_MU, classify_map, enhance_array, enhance_map, flux_gain
 from sunpy_enhance.exceptions import SunpyEnhanceUserWarning
+from sunpy_enhance.io import save_map_atomic
 from sunpy_enhance.sample import synthetic_hmi_map
 from sunpy_enhance.solar import limb_darkening, mu_from_map
 
@@ -214,6 +215,46 @@ def test_masks_are_honoured_and_carried(tiny_enhance_models):
     masked = np.ma.MaskedArray(data, mask=mask)
     arr = enhance_array(masked, kind="magnetogram", model=tiny_enhance_models["magnetogram"])
     assert np.isnan(arr[:, :16]).all() and np.isfinite(arr[:, 16:]).all()
+
+
+@pytest.mark.parametrize("kind", ["continuum", "magnetogram"])
+def test_mask_marks_the_limb_off_disk_and_missing(kind, tiny_enhance_models, tmp_path):
+    """The output mask: the 2 x 2 children of off-disk, missing and mu < LIMB_MU pixels; limb values kept."""
+    smap = synthetic_hmi_map(kind, shape=(24, 160), center=(940, 0) * u.arcsec, spot=False)
+    mu = mu_from_map(smap)
+    on_disk = np.isfinite(mu)
+    limb = on_disk & (mu < LIMB_MU)
+    reliable = on_disk & (mu >= LIMB_MU)
+    assert min(limb.mean(), reliable.mean(), (~on_disk).mean()) > 0.1  # the field holds all three
+    data = smap.data.copy()
+    row, col = np.argwhere(reliable)[len(np.argwhere(reliable)) // 2]
+    data[row, col] = np.nan  # one missing pixel where mu is fine
+    with pytest.warns(SunpyEnhanceUserWarning, match="limb"):
+        out = enhance_map(sunpy.map.Map(data, smap.meta), model=tiny_enhance_models[kind])
+
+    def children(pixels):
+        return np.repeat(np.repeat(pixels, 2, axis=0), 2, axis=1)
+
+    missing = ~on_disk | ~np.isfinite(data)
+    np.testing.assert_array_equal(out.mask, children(missing | limb))
+    # the limb pixels keep their enhanced values: only the off-disk and missing ones are NaN
+    np.testing.assert_array_equal(np.isnan(out.data), children(missing))
+    # the output's own mu agrees with the mask away from the mu = 0.3 boundary
+    mu_out = mu_from_map(out)
+    clear = ~children(missing) & (np.abs(mu_out - LIMB_MU) > 0.01)
+    assert clear.mean() > 0.5
+    np.testing.assert_array_equal(out.mask[clear], mu_out[clear] < LIMB_MU)
+    # FITS keeps the data and header, not the mask; the limb pixels are found again from mu
+    back = sunpy.map.Map(save_map_atomic(out, tmp_path / "limb.fits"))
+    np.testing.assert_array_equal(back.data, out.data)
+    np.testing.assert_array_equal((mu_from_map(back) < LIMB_MU)[clear], out.mask[clear])
+
+
+def test_no_mask_away_from_the_limb(continuum, tiny_enhance_models):
+    """A complete field at mu > LIMB_MU: nothing is masked."""
+    assert np.nanmin(mu_from_map(continuum)) > LIMB_MU and np.isfinite(continuum.data).all()
+    out = enhance_map(continuum, model=tiny_enhance_models["continuum"])
+    assert not out.mask.any()
 
 
 def test_quiet_sun_as_a_quantity(tiny_enhance_models):
