@@ -47,3 +47,32 @@ def test_bundled_name_with_a_copied_damaged_folder(tmp_path, monkeypatch):
     (copy / "model.weights.h5").write_bytes(b"not a model")
     monkeypatch.chdir(tmp_path)
     assert model_directory("enhance-magnetogram").resolve() == (MODELS_DIR / "enhance-magnetogram").resolve()
+
+
+def test_loading_and_writing_are_two_modules():
+    # sunpy_enhance.models finds, reads and loads models; sunpy_enhance.export writes them (and imports models,
+    # never the other way round)
+    import ast
+    import inspect
+
+    import sunpy_enhance.models as models
+    from sunpy_enhance import export
+
+    for name in ("export_model", "export_onnx", "ONNX_OPSET"):
+        assert name in export.__all__ and not hasattr(models, name)
+        assert getattr(export, name) is not None
+    imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(models)))
+                if isinstance(node, ast.ImportFrom)}
+    assert "sunpy_enhance.export" not in imported
+    assert export.ONNX_OPSET == 17 and models.ONNX_FILE == "model.onnx"
+
+
+def test_clear_cache_reloads():
+    from sunpy_enhance.models import clear_cache, load_keras_model, load_model
+
+    net = load_model("denoise-polarimetry", engine="onnxruntime")
+    assert load_model("denoise-polarimetry", engine="onnxruntime") is net  # cached
+    clear_cache()
+    assert load_model("denoise-polarimetry", engine="onnxruntime") is not net
+    with pytest.raises(ValueError, match="precision"):
+        load_keras_model("denoise-polarimetry", precision="float16")

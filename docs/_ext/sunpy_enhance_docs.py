@@ -518,6 +518,7 @@ PUBLIC_MODULES = {
     "psf": "sunpy_enhance.psf",
     "degrade": "sunpy_enhance.degrade",
     "models": "sunpy_enhance.models",
+    "export": "sunpy_enhance.export",
     "training": "sunpy_enhance.enhance.training",
     "evaluation": "sunpy_enhance.enhance.training.evaluation",
     "files": "sunpy_enhance.files",

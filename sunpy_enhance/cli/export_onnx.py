@@ -19,7 +19,8 @@ def register(subparsers):
 
 
 def run(args):
-    from sunpy_enhance.models import export_onnx, model_directory
+    from sunpy_enhance.export import export_onnx
+    from sunpy_enhance.models import model_directory
 
     for model in args.models:
         directory = model_directory(model)

@@ -647,7 +647,7 @@ def export_denoiser(model, directory, *, name, description, noise, unit, state, 
     model : `keras.Model`
         From `train_denoiser`.
     directory : `os.PathLike`
-        Model directory (see `sunpy_enhance.models.export_model`).
+        Model directory (see `sunpy_enhance.export.export_model`).
     name, description : str
         Model name and what it is for.
     noise : float
@@ -671,7 +671,7 @@ def export_denoiser(model, directory, *, name, description, noise, unit, state, 
     -------
     `pathlib.Path`
     """
-    from sunpy_enhance.models import export_model
+    from sunpy_enhance.export import export_model
     from sunpy_enhance.version import __version__
 
     config = state["config"]

@@ -19,8 +19,8 @@ from sunpy_enhance.enhance.network import build_enhance_network, receptive_radiu
 from sunpy_enhance.enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
 from sunpy_enhance.enhance.training.corpus import credits_for
 from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, validation_patches
+from sunpy_enhance.export import export_model
 from sunpy_enhance.io import atomic_write
-from sunpy_enhance.models import export_model
 from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
 
 __all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train_enhance"]
