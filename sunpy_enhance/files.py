@@ -13,6 +13,7 @@ tile-compressed input (JSOC's files are Rice-compressed) is tile-compressed too,
 """
 import hashlib
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, replace
@@ -147,10 +148,14 @@ def _kind_of_header(header):
 
 def _made_otherwise(target, enhance_kwargs):
     """
-    Why the existing output ``target`` does not answer the request (another model or precision), or "".
+    Why the existing output ``target`` does not answer the request (another model, precision, unit or quiet-Sun
+    level), or "".
 
     Compares the model name and creation date (``ENHMODEL``, ``ENHMDATE``) and the precision asked for
-    (``ENHPREQ``; for older outputs the precision in the ``HISTORY``) with ``enhance_kwargs``.
+    (``ENHPREQ``; for older outputs the precision in the ``HISTORY``) with ``enhance_kwargs``; for continuum
+    outputs also the units (``ENHUNIT``: I/Ic, or the input's with ``keep_input_units``) and, when
+    ``quiet_sun`` is given as a number, the quiet-Sun level (``ENHQSUN``). The tile compression is no reason:
+    the values are the same.
     """
     from sunpy_enhance.models import read_card
 
@@ -177,6 +182,18 @@ def _made_otherwise(target, enhance_kwargs):
     asked = str(enhance_kwargs.get("precision", "float32"))
     if precision != asked:
         reasons.append(f"made in {precision}, not {asked}")
+    if "ENHQSUN" in header:  # a continuum output
+        made_keep = str(header.get("ENHUNIT", "")).startswith("input units")
+        if made_keep != bool(enhance_kwargs.get("keep_input_units", False)):
+            reasons.append("made in the input's units, not I/Ic" if made_keep
+                           else "made in I/Ic, not the input's units")
+        level = enhance_kwargs.get("quiet_sun")
+        try:
+            level = None if level is None else float(level)
+        except TypeError:  # a Quantity with a unit: compared in enhance_map's terms only, not here
+            level = None
+        if level is not None and not math.isclose(float(header["ENHQSUN"]), level, rel_tol=1e-6):
+            reasons.append(f"made with the quiet-Sun level {float(header['ENHQSUN']):g}, not {level:g}")
     return "; ".join(reasons)
 
 

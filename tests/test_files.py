@@ -228,3 +228,18 @@ def test_output_of_a_plain_input_stays_plain(tmp_path, tiny_enhance_models):
     source = save_map_atomic(synthetic_hmi_map("magnetogram", shape=(32, 32)), tmp_path / "plain.fits")
     record = enhance_file(source, tmp_path / "out", model=tiny_enhance_models["magnetogram"])
     assert record.status == "done" and tile_compression(record.output) is None
+
+
+def test_units_and_quiet_sun_level_are_checked_before_skipping(tmp_path, hmi_files, tiny_enhance_models):
+    # batch and fetch --enhance take --keep-input-units and --quiet-sun: an output made otherwise is redone
+    source, out_dir, model = hmi_files[1], tmp_path / "out", tiny_enhance_models["continuum"]
+    assert enhance_file(source, out_dir, model=model).status == "done"
+    assert enhance_file(source, out_dir, model=model, compression="none").status == "skipped"  # same values
+    kept = enhance_file(source, out_dir, model=model, keep_input_units=True)
+    assert kept.status == "done" and "made in I/Ic, not the input's units" in kept.reason
+    assert enhance_file(source, out_dir, model=model, keep_input_units=True).status == "skipped"
+    given = enhance_file(source, out_dir, model=model, keep_input_units=True, quiet_sun=48000.0)
+    assert given.status == "done" and "not 48000" in given.reason
+    assert enhance_file(source, out_dir, model=model, keep_input_units=True, quiet_sun=48000).status == "skipped"
+    back = enhance_file(source, out_dir, model=model, quiet_sun=48000)
+    assert back.status == "done" and "made in the input's units, not I/Ic" in back.reason
