@@ -15,7 +15,10 @@ other. What Díaz Baso & Asensio Ramos (2018) found on real HMI data, and what t
 * Enhance does not fit the data exactly (about 4%), because it draws on what it learned of solar
   scenes, and it does not amplify the noise the way RL does.
 
-The numbers printed below are this run's, with the installed models, on synthetic data.
+This package's Enhance differs in one respect: the network's output is followed by a data-consistency
+step (``sunpy_enhance.enhance.consistency.back_project``) that projects the forward residual back once,
+so it fits the data much better than the paper's network alone. The numbers printed below are this
+run's, with the installed models, on synthetic data.
 
 See :ref:`guide-alternatives` for when to prefer which.
 """
@@ -96,22 +99,30 @@ ax.set_title("Quiet-Sun power spectra")
 plt.show()
 
 print(f"{'method':31s} {'fwd. residual':>13s} {'error vs truth':>14s} {'contrast':>9s}")
+scores = {}
 for image, title in panels[:3]:
     residual = forward_residual(normalised.data, image, border=3).mean_relative
     error = np.sqrt(np.mean((image[6:-6, 6:-6] - truth[6:-6, 6:-6]) ** 2))
     contrast = granulation_contrast(image[corner], region=np.s_[:, :])
+    scores[title] = residual, error
     print(f"{title:31s} {100 * residual:12.2f}% {error:14.4f} {100 * contrast:8.2f}%")
 print(
     f"{'28 cm telescope (truth)':31s} {'':>13s} {'':>14s} "
     f"{100 * granulation_contrast(truth[corner], region=np.s_[:, :]):8.2f}%"
 )
+rl_scores, enhance_scores = scores[panels[1][1]], scores[panels[2][1]]
+for what, index in (("forward residual", 0), ("error against the truth", 1)):
+    better = "Enhance" if enhance_scores[index] < rl_scores[index] else "Richardson–Lucy"
+    print(f"smaller {what}: {better}")
 
 ###############################################################################
 # How to read the table: the forward residual says how well a method's output explains the data
 # (smaller is more faithful to the measurement); the error against the truth and the contrast say how
-# close it comes to what a 28 cm telescope would have seen. In this build, as in the paper, RL has the
-# smaller forward residual, while Enhance comes closer to the truth in error and contrast: RL stays
-# with the data, Enhance adds what it learned. Which matters more depends on the question.
+# close it comes to what a 28 cm telescope would have seen. In the paper RL had the smaller forward
+# residual (< 1% against about 4%) and Enhance the smaller error: RL stays with the data, Enhance adds
+# what it learned. With the consistency step, this package's Enhance can fit the data as well as RL or
+# better; the last two lines say which method did better on each count in this run. Which matters more
+# depends on the question.
 
 ###############################################################################
 # Magnetogram: noise
