@@ -34,13 +34,14 @@ from sunpy_enhance.models import (
 from sunpy_enhance.sample import synthetic_hmi_map
 
 KINDS = ("continuum", "magnetogram")
-#: Agreement required between an engine and the Keras SavedModel, in network units: 1e-5, plus 1e-5 of the
+#: Agreement required between an engine and the Keras SavedModel, in network units: 1e-5, plus 3e-5 of the
 #: value. The relative part matters only in sunspot umbrae (about -0.85 for continuum), where float32 rounding
-#: through the network's 13 layers reaches 1e-5 by itself: on the sample below the SavedModel is 7.6e-6,
-#: ONNX Runtime 4.6e-6 and Keras on JAX (XLA's CPU convolutions) 1.4e-5 from a float64 evaluation of the same
-#: network, and ONNX Runtime differs from the SavedModel by up to 1.02e-5 there (elsewhere < 1e-5).
+#: through the network's 13 layers reaches 1e-5 by itself, and how far depends on the CPU's kernels. Against a
+#: float64 evaluation of the same weights, on an AVX-512 machine: SavedModel 7.6e-6, ONNX Runtime 4.6e-6, Keras on
+#: JAX 1.4e-5; on an AVX2 machine (oneDNN's AVX2 kernels): SavedModel 2.2e-5 at an umbral pixel on the edge of a
+#: tile (-0.86), ONNX Runtime 6.3e-6. Elsewhere the engines agree to better than 1e-5.
 TOLERANCE = 1e-5
-RTOL = 1e-5
+RTOL = 3e-5
 
 # Keras on JAX runs in its own process (the Keras backend is chosen once per process). It loads every model
 # given with engine="jax" and, for the last check, resolves "auto" in a process without TensorFlow and
@@ -202,6 +203,12 @@ def test_onnxruntime_uses_the_cores(tiny_enhance_models, monkeypatch):
 
     assert options.graph_optimization_level == onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert net._session.get_providers() == ["CPUExecutionProvider"]
+    # the arena given back after an image (run_network does it) is taken again by the next call, same result
+    x = (0.05 * np.random.default_rng(2).standard_normal((1, 40, 40, 1))).astype(np.float32)
+    before = net(x)
+    net.release_memory()
+    np.testing.assert_array_equal(net(x), before)
+    load_model(tiny_enhance_models["continuum"], engine="tensorflow").release_memory()  # no-op there
     monkeypatch.setenv(THREADS_ENV, "1")
     assert inference_threads() == 1
 
