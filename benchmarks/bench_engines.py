@@ -18,7 +18,10 @@ Prints (and writes JSON with ``--json``):
    different share of the cores than a run of a minute): compare engines with the head-to-head line.
 4. ONNX Runtime against TensorFlow in one process, alternating bare calls on one tile of the default size
    (a 1056 × 544 window): their speed ratio under the same conditions.
-5. A 4096² full disk (`sunpy_enhance.sample.synthetic_full_disk_map`, NaN off the disk) with the default
+5. Each light model against its full one (when the light models are installed), in one process, alternating,
+   default engine: enhance_map on a ``--size``² map and the bare network on a 544² tile, as speed-ups, next to
+   the ratio of their FLOPs. ``--no-light`` skips it.
+6. A 4096² full disk (`sunpy_enhance.sample.synthetic_full_disk_map`, NaN off the disk) with the default
    engine: time, time over the floor of the whole image, the fraction of its pixels the network computed
    (tiles wholly off the disk are skipped; overlaps count), peak RSS. Minutes on a 2-core CPU; ``--no-full-disk``
    skips it.
@@ -209,6 +212,34 @@ def case_head_to_head(args):
     return {"shape": shape, "times": times}
 
 
+def case_light(args):
+    """
+    Each light model against its full model in one process, alternating, with the default engine: enhance_map
+    on a map of ``--size``² and the bare network on one default-size tile (a speed ratio that holds on a
+    shared machine), and the network FLOPs of both.
+    """
+    from sunpy_enhance.enhance.api import enhance_map
+    from sunpy_enhance.models import load_model, read_card
+
+    out = {}
+    for kind in ("continuum", "magnetogram"):
+        names = (f"enhance-{kind}", f"enhance-{kind}-light")
+        smap = _map(kind, args.size)
+        x = (0.05 * np.random.default_rng(0).standard_normal((1, 544, 544, 1))).astype(np.float32)
+        nets = {name: load_model(name) for name in names}
+        for name in names:
+            enhance_map(_map(kind, 128), model=name)
+            nets[name](x)
+        times = {name: {"map": [], "bare": []} for name in names}
+        for _ in range(args.repeats):
+            for name in names:
+                times[name]["map"].append(_best(lambda name=name, smap=smap: enhance_map(smap, model=name), 1)[0])
+                times[name]["bare"].append(_best(lambda net=nets[name], x=x: net(x), 1)[0])
+        out[kind] = {"times": times, "engine": nets[names[0]].engine,
+                     "flops_per_pixel": {name: flops_per_pixel(read_card(name)) for name in names}}
+    return out
+
+
 def case_versions(args):
     info = {}
     for name in ("onnxruntime", "tensorflow", "keras", "jax"):
@@ -223,7 +254,7 @@ def case_versions(args):
 
 
 CASES = {"gemm": case_gemm, "tf_matmul": case_tf_matmul, "engine": case_engine, "full_disk": case_full_disk,
-         "head_to_head": case_head_to_head, "versions": case_versions}
+         "head_to_head": case_head_to_head, "light": case_light, "versions": case_versions}
 
 
 def _run(args, case, env=None, **extra):
@@ -257,6 +288,7 @@ def main(argv=None):
     parser.add_argument("--gemm-repeats", type=int, default=7)
     parser.add_argument("--no-full-disk", action="store_true")
     parser.add_argument("--no-table", action="store_true", help="skip the per-engine table (section 3)")
+    parser.add_argument("--no-light", action="store_true", help="skip the light-against-full section")
     parser.add_argument("--full-disk-model", default="enhance-continuum")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
@@ -324,6 +356,24 @@ def main(argv=None):
               f"({args.models[0]}; best of {len(res['times']['onnxruntime'])}): ONNX Runtime "
               f"{best['onnxruntime']:.2f} s, TensorFlow {best['tensorflow']:.2f} s, TensorFlow / ONNX Runtime "
               f"{best['tensorflow'] / best['onnxruntime']:.2f}", flush=True)
+
+    from sunpy_enhance.models import available_models
+
+    if not args.no_light and {"enhance-continuum-light", "enhance-magnetogram-light"} <= set(available_models()):
+        res = _run(args, "light", env=threads)
+        results["light"] = res
+        rows = []
+        for kind, r in res.items():
+            full, light = f"enhance-{kind}", f"enhance-{kind}-light"
+            best = {name: {k: min(v) for k, v in r["times"][name].items()} for name in (full, light)}
+            rows.append([kind, r["engine"], f"{best[full]['map']:.2f}", f"{best[light]['map']:.2f}",
+                         f"{best[full]['map'] / best[light]['map']:.1f}",
+                         f"{best[full]['bare'] / best[light]['bare']:.1f}",
+                         f"{r['flops_per_pixel'][full] / r['flops_per_pixel'][light]:.1f}"])
+        print(f"\nLight against full models, one process, alternating (best of {args.repeats}); enhance_map on a "
+              f"{args.size}² map, bare network on a 544² tile")
+        print(table(["kind", "engine", "full enhance_map (s)", "light enhance_map (s)", "speed-up enhance_map",
+                     "speed-up network", "FLOP ratio"], rows), flush=True)
 
     if not args.no_full_disk:
         model = args.full_disk_model
