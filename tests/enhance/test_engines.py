@@ -37,8 +37,8 @@ KINDS = ("continuum", "magnetogram")
 #: Agreement required between an engine and the Keras SavedModel, in network units: 1e-5, plus 3e-5 of the
 #: value. The relative part matters only in sunspot umbrae (about -0.85 for continuum), where float32 rounding
 #: through the network's 13 layers reaches 1e-5 by itself, and how far depends on the CPU's kernels. Against a
-#: float64 evaluation of the same weights, on an AVX-512 machine: SavedModel 7.6e-6, ONNX Runtime 4.6e-6, Keras on
-#: JAX 1.4e-5; on an AVX2 machine (oneDNN's AVX2 kernels): SavedModel 2.2e-5 at an umbral pixel on the edge of a
+#: float64 evaluation of the same weights, on one AVX-512 machine: SavedModel 7.6e-6, ONNX Runtime 4.6e-6, Keras on
+#: JAX 1.4e-5; on another (AMD EPYC, AVX-512 with BF16): SavedModel 2.2e-5 at an umbral pixel on the edge of a
 #: tile (-0.86), ONNX Runtime 6.3e-6. Elsewhere the engines agree to better than 1e-5.
 TOLERANCE = 1e-5
 RTOL = 3e-5
