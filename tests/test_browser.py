@@ -154,12 +154,21 @@ def _download(page, browser, timeout=60):
     return target
 
 
+def _page_default_model(kind):
+    """The model the page uses by default for ``kind`` (the light one where bundled), from the built manifest."""
+    manifest = json.loads((DIST / "models" / "manifest.json").read_text())
+    return next(m["name"] for m in manifest["models"] if m["kind"] == kind and m.get("default"))
+
+
 def _python_reference(path):
+    """enhance_map of the file with the model the page used."""
     import sunpy.map
 
     from sunpy_enhance import enhance_map
+    from sunpy_enhance.hmi import classify_map
 
-    return enhance_map(sunpy.map.Map(path))
+    smap = sunpy.map.Map(path)
+    return enhance_map(smap, model=_page_default_model(classify_map(smap)))
 
 
 WCS_KEYS = ("naxis1", "naxis2", "crpix1", "crpix2", "cdelt1", "cdelt2", "crval1", "crval2", "ctype1", "ctype2",

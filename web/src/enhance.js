@@ -5,7 +5,8 @@ import { imageHeader } from "./fits.js";
 import { backProject, fluxGain, hmiPsf, sharedFloat32 } from "./consistency.js";
 import {
   addProvenance, checkHmiMap, checkPlausible, checkQuietSun, classifyMap, EnhanceError, fillNan, finiteValues, limbDarkening,
-  limbDarkeningRemoved, mapWcs, missingToNan, muFromMap, quietSunLevel, refineHeader, tileSlices,
+  limbDarkeningRemoved, mapWcs, missingToNan, muFromMap, northUpView, quietSunLevel, refineHeader, tileSlices, toView,
+  fromView,
 } from "./science.js";
 
 export const KINDS = ["continuum", "magnetogram"];
@@ -115,23 +116,27 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   }
   mu = null;
   check();
+  // the network runs on the north-up view of the data (solar.NorthUpView), the output goes back to the storage order
+  const view = northUpView(wcs);
+  let VH = H, VW = W;
+  if (!view.identity) ({ data: physical, height: VH, width: VW } = toView(physical, H, W, view));
   // network units
   const off = Math.fround(norm.offset), sc = Math.fround(norm.scale);
   let netIn = new Float32Array(physical.length);
   for (let i = 0; i < netIn.length; i++) netIn[i] = (physical[i] - off) / sc;
   lap("normalisation");
-  let { filled, bad } = fillNan(netIn, W, H);
+  let { filled, bad } = fillNan(netIn, VW, VH);
   netIn = null; // a full disk's arrays are 64 MB each: let them go as soon as they are used
   lap("fill");
   // tiles (tiling.apply_tiled): margin = receptive radius + 3, tiles whose core is all unused are skipped
   const margin = Math.trunc(model.receptive_radius ?? 13) + 3;
-  const w2 = 2 * W;
-  const out = pool ? sharedFloat32(4 * W * H) : new Float32Array(4 * W * H); // shared with the helper workers
-  let tiles = tileSlices([H, W], tileSize, margin);
+  const w2 = 2 * VW;
+  let out = pool ? sharedFloat32(4 * VW * VH) : new Float32Array(4 * VW * VH); // shared with the helper workers
+  let tiles = tileSlices([VH, VW], tileSize, margin);
   const allBad = (t) => {
     if (!bad) return false;
     const [r0, r1, c0, c1] = t.core;
-    for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) if (!bad[r * W + c]) return false;
+    for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) if (!bad[r * VW + c]) return false;
     return true;
   };
   for (const t of tiles.filter(allBad)) {
@@ -148,7 +153,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     const rows = wr1 - wr0, cols = wc1 - wc0;
     peakTile = Math.max(peakTile, rows * cols);
     const win = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++) win.set(filled.subarray((wr0 + r) * W + wc0, (wr0 + r) * W + wc1), r * cols);
+    for (let r = 0; r < rows; r++) win.set(filled.subarray((wr0 + r) * VW + wc0, (wr0 + r) * VW + wc1), r * cols);
     const res = await network(win, rows, cols);
     const [k0, k1, kc0, kc1] = tiles[k].keep;
     const [r0, , c0] = tiles[k].core;
@@ -158,9 +163,9 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     }
   }
   if (bad) {
-    for (let j = 0; j < H; j++) {
-      for (let i = 0; i < W; i++) {
-        if (!bad[j * W + i]) continue;
+    for (let j = 0; j < VH; j++) {
+      for (let i = 0; i < VW; i++) {
+        if (!bad[j * VW + i]) continue;
         const a = 2 * j * w2 + 2 * i;
         out[a] = out[a + 1] = out[a + w2] = out[a + w2 + 1] = NaN;
       }
@@ -174,7 +179,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
   if (model.consistency) {
     const base = netShare;
     let stage = 0;
-    await backProject(out, physical, H, W, {
+    await backProject(out, physical, VH, VW, {
       smoothing: model.consistency.smoothing_hmi_pixels, psf: hmiPsf(), pool,
       onStage: (s) => progress(base + (1 - base) * 0.5 * stage++, `consistency: ${s}`),
     });
@@ -183,6 +188,7 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     const g = fluxGain(out, physical);
     for (let i = 0; i < out.length; i++) out[i] = out[i] * g;
   }
+  if (!view.identity) out = fromView(out, 2 * VH, 2 * VW, view);
   lap("consistency");
   progress(1, "done");
   // the output header (header.refined_meta, add_provenance)
@@ -196,5 +202,5 @@ export async function enhanceImage({ data, image, model, network, kind = null, a
     + `output in ${units}`, version, {
     ENHMODEL: String(model.name), ENHMDATE: String(model.created ?? ""), ENHUNIT: units.slice(0, 60),
   });
-  return { out, width: w2, height: 2 * H, header: outHeader, kind, units, warnings, level, tiles: tiles.length, peakTile, stages };
+  return { out, width: 2 * W, height: 2 * H, header: outHeader, kind, units, warnings, level, tiles: tiles.length, peakTile, stages };
 }

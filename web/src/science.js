@@ -141,8 +141,8 @@ export function checkPointing(meta) {
   if (missing.length) {
     throw new EnhanceError(`The map has no pointing: ${missing.join(" and ")} missing from its header, so where it lies on `
       + "the disk (and so mu and the limb darkening) cannot be known; sunpy would silently assume disk "
-      + "centre. Restore the keywords from the original file (JSOC exports have them), or use "
-      + "enhance_array(..., mu=...) with mu computed otherwise.");
+      + "centre. Restore the keywords from the original file (JSOC exports have them), or enhance the bare "
+      + "array (enhance_array, or sunpy-enhance enhance --raw), which makes no limb-darkening correction.");
   }
 }
 
@@ -191,6 +191,55 @@ export function mapWcs(meta) {
     pc,
     lonpole: meta.lonpole,
   };
+}
+
+/**
+ * solar.NorthUpView: the rotation/reflection by multiples of 90° that brings the storage closest to solar north up
+ * and west right (the network runs in that view, so that the result does not depend on how the map is stored).
+ */
+export function northUpView(wcs) {
+  const m = [[wcs.pc[0][0] * wcs.cdelt[0], wcs.pc[0][1] * wcs.cdelt[1]],
+    [wcs.pc[1][0] * wcs.cdelt[0], wcs.pc[1][1] * wcs.cdelt[1]]];
+  let best = null;
+  for (const transpose of [false, true]) {
+    for (const flipX of [false, true]) {
+      for (const flipY of [false, true]) {
+        const t = transpose ? [[m[0][1], m[0][0]], [m[1][1], m[1][0]]] : [[m[0][0], m[0][1]], [m[1][0], m[1][1]]];
+        const score = (flipX ? -t[0][0] : t[0][0]) + (flipY ? -t[1][1] : t[1][1]);
+        if (best === null || score > best.score + 1e-9) best = { score, transpose, flipX, flipY };
+      }
+    }
+  }
+  return { transpose: best.transpose, flipX: best.flipX, flipY: best.flipY,
+    identity: !(best.transpose || best.flipX || best.flipY) };
+}
+
+/** An (h, w) storage-ordered image in the north-up view: { data, height, width } (NorthUpView.forward). */
+export function toView(src, h, w, view) {
+  const vh = view.transpose ? w : h, vw = view.transpose ? h : w;
+  const out = new Float32Array(vh * vw);
+  for (let r = 0; r < vh; r++) {
+    const r1 = view.flipY ? vh - 1 - r : r;
+    for (let c = 0; c < vw; c++) {
+      const c1 = view.flipX ? vw - 1 - c : c;
+      out[r * vw + c] = view.transpose ? src[c1 * w + r1] : src[r1 * w + c1];
+    }
+  }
+  return { data: out, height: vh, width: vw };
+}
+
+/** A (vh, vw) image in the north-up view back in storage order (NorthUpView.inverse). */
+export function fromView(src, vh, vw, view) {
+  const h = view.transpose ? vw : vh, w = view.transpose ? vh : vw;
+  const out = new Float32Array(h * w);
+  for (let sr = 0; sr < h; sr++) {
+    for (let sc = 0; sc < w; sc++) {
+      const r1 = view.transpose ? sc : sr, c1 = view.transpose ? sr : sc;
+      const r = view.flipY ? vh - 1 - r1 : r1, c = view.flipX ? vw - 1 - c1 : c1;
+      out[sr * w + sc] = src[r * vw + c];
+    }
+  }
+  return out;
 }
 
 /** sunpy's smap.scale in arcsec/px per axis, or null when the axes are not angles (validation.map_scale_arcsec). */
