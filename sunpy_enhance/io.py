@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["COMPRESSIONS", "FITS_SUFFIXES", "STALE_AFTER", "atomic_write", "file_identity", "file_umask", "image_hdu",
-           "make_temporary", "output_compression", "read_array", "read_data", "read_header", "read_map",
+           "make_temporary", "output_compression", "read_array", "read_data", "read_header", "read_images", "read_map",
            "remove_stale_temporaries", "save_fits_atomic", "save_map_atomic", "tile_compression"]
 
 _UNSET = object()
@@ -208,6 +208,58 @@ def read_array(path, *, key=None, allow_nan=False):
     if not allow_nan and not np.all(np.isfinite(data)):
         msg = f"{path} has non-finite pixels; crop or fill them before training."
         raise ValueError(msg)
+    return data
+
+
+def read_images(path, *, key=None):
+    """
+    Read an image or a stack of images for training from ``.npy``, FITS or IDL save files.
+
+    Parameters
+    ----------
+    path : `os.PathLike`
+        ``.npy``; ``.fits``/``.fit``/``.fts`` (optionally ``.gz``): the first HDU with data;
+        ``.sav``/``.idl``: the variable ``key`` (or the only one).
+    key : str, optional
+        Variable of an IDL save file.
+
+    Returns
+    -------
+    `numpy.ndarray`
+        float32, 2-D ``(y, x)`` or 3-D ``(n, y, x)``; higher dimensions are flattened into ``n``.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".npy"):
+        data = np.load(path)
+    elif name.endswith((".fits", ".fit", ".fts", ".fits.gz", ".fts.gz", ".fit.gz")):
+        from astropy.io import fits
+
+        with fits.open(path) as hdul:
+            hdu = next((h for h in hdul if h.data is not None and getattr(h, "is_image", True)), None)
+            if hdu is None:
+                msg = f"{path} has no image data."
+                raise ValueError(msg)
+            data = np.array(hdu.data)
+    elif name.endswith((".sav", ".idl")):
+        from scipy.io import readsav
+
+        content = readsav(str(path))
+        if key is None:
+            if len(content) != 1:
+                msg = f"{path} holds {sorted(content)}; say which with key=."
+                raise ValueError(msg)
+            key = next(iter(content))
+        data = np.asarray(content[key])
+    else:
+        msg = f"Cannot read {path}: use .npy, FITS (.fits, .fit, .fts) or IDL save (.sav, .idl) files."
+        raise ValueError(msg)
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim < 2:
+        msg = f"{path} holds a {data.ndim}-D array; training needs images (2-D) or stacks of images."
+        raise ValueError(msg)
+    if data.ndim > 3:
+        data = data.reshape(-1, *data.shape[-2:])
     return data
 
 

@@ -29,7 +29,7 @@ from keras import ops
 
 from sunpy_enhance.denoise.network import build_unet, unet_multiple
 from sunpy_enhance.denoise.noise import estimate_noise
-from sunpy_enhance.io import atomic_write
+from sunpy_enhance.io import atomic_write, read_images  # read_images: one home of file reading, in io
 
 __all__ = [
     "DenoiseLoss",
@@ -41,61 +41,6 @@ __all__ = [
     "read_images",
     "train_denoiser",
 ]
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading training images
-
-def read_images(path, *, key=None):
-    """
-    Read an image or a stack of images for training from ``.npy``, FITS or IDL save files.
-
-    Parameters
-    ----------
-    path : `os.PathLike`
-        ``.npy``; ``.fits``/``.fit``/``.fts`` (optionally ``.gz``): the first HDU with data;
-        ``.sav``/``.idl``: the variable ``key`` (or the only one).
-    key : str, optional
-        Variable of an IDL save file.
-
-    Returns
-    -------
-    `numpy.ndarray`
-        float32, 2-D ``(y, x)`` or 3-D ``(n, y, x)``; higher dimensions are flattened into ``n``.
-    """
-    path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".npy"):
-        data = np.load(path)
-    elif name.endswith((".fits", ".fit", ".fts", ".fits.gz", ".fts.gz", ".fit.gz")):
-        from astropy.io import fits
-
-        with fits.open(path) as hdul:
-            hdu = next((h for h in hdul if h.data is not None and getattr(h, "is_image", True)), None)
-            if hdu is None:
-                msg = f"{path} has no image data."
-                raise ValueError(msg)
-            data = np.array(hdu.data)
-    elif name.endswith((".sav", ".idl")):
-        from scipy.io import readsav
-
-        content = readsav(str(path))
-        if key is None:
-            if len(content) != 1:
-                msg = f"{path} holds {sorted(content)}; say which with key=."
-                raise ValueError(msg)
-            key = next(iter(content))
-        data = np.asarray(content[key])
-    else:
-        msg = f"Cannot read {path}: use .npy, FITS (.fits, .fit, .fts) or IDL save (.sav, .idl) files."
-        raise ValueError(msg)
-    data = np.asarray(data, dtype=np.float32)
-    if data.ndim < 2:
-        msg = f"{path} holds a {data.ndim}-D array; training needs images (2-D) or stacks of images."
-        raise ValueError(msg)
-    if data.ndim > 3:
-        data = data.reshape(-1, *data.shape[-2:])
-    return data
 
 
 def _as_stacks(images, what):
