@@ -164,6 +164,23 @@ def test_forward_operator_in_graph_equals_numpy():
         np.testing.assert_allclose(graph[i, :, :, 0], reobserve_hmi(out[i, :, :, 0]), atol=2e-6)
 
 
+def test_weak_field_weight_of_the_supervised_loss():
+    """Pixels whose target is under 100 G weigh weak_field_weight; the loss is the weighted mean."""
+    target = np.zeros((1, 2, 2, 2), dtype=np.float32)
+    target[0, :, :, 0] = [[0.05, -0.09], [0.5, -1.2]]  # kG: two weak, two strong pixels
+    error = np.zeros_like(target[..., :1])
+    error[0, 0, 0, 0] = 0.01  # on a weak pixel only
+    network = build_enhance_network(blocks=1, filters=4)
+    plain = ForwardConsistentTrainer(network)
+    weighted = ForwardConsistentTrainer(network, weak_field_weight=4.0)
+    prediction = target[..., :1] + error
+    assert float(plain.supervised_loss(prediction, target[..., :1])) == pytest.approx(1e-4 / 4)
+    assert float(weighted.supervised_loss(prediction, target[..., :1])) == pytest.approx(4e-4 / 10)
+    with pytest.raises(ValueError, match="weak_field_weight must be positive, and 1 for continuum"):
+        TrainingConfig(kind="continuum", weak_field_weight=4.0)
+    assert TrainingConfig(kind="magnetogram", weak_field_weight=4.0).weak_field_weight == 4.0
+
+
 def test_train_resume_and_export(tmp_path, monkeypatch):
     corpus = synthetic_corpus("continuum", shape=(60, 60))
     config = TrainingConfig(kind="continuum", blocks=1, filters=8, steps_per_epoch=2, epochs=1, batch_size=6,

@@ -56,6 +56,11 @@ class TrainingConfig:
         Self-supervision on the real HMI patches: each is re-corrupted with noise of its own measured level
         (`~sunpy_enhance.enhance.training.magnetic.hmi_noise_sigma`), input ``y + z`` and measurement-domain target
         ``y − z``, so that the network cannot learn to reproduce the data's noise. None: on for magnetograms.
+    weak_field_weight : float
+        Magnetograms: weight, in the supervised loss, of the target pixels with |B| < 100 G (the others weigh 1;
+        the loss is the weighted mean). Real magnetograms are mostly weak field, but an unweighted MSE is ruled
+        by the few kG pixels, so that the network learns to sharpen everywhere and amplifies the input noise
+        where there is little field. 1 (the default) is the plain MSE; must be 1 for continuum.
     forward_weight : float
         Weight of the forward-consistency loss (0 disables it).
     forward_per_batch : int
@@ -83,6 +88,7 @@ class TrainingConfig:
     noise: float | None = None
     noise_min: float | None = None
     recorrupt: bool | None = None
+    weak_field_weight: float = 1.0
     forward_weight: float = 1.0
     forward_per_batch: int = 8
     phases: int = 8
@@ -107,6 +113,10 @@ class TrainingConfig:
             raise ValueError(msg)
         if self.recorrupt is None:
             self.recorrupt = self.kind == "magnetogram"
+        if self.weak_field_weight <= 0 or (self.kind == "continuum" and self.weak_field_weight != 1):
+            msg = (f"weak_field_weight must be positive, and 1 for continuum, not {self.weak_field_weight} "
+                   f"({self.kind}).")
+            raise ValueError(msg)
         if self.precision not in ("float32", "bfloat16"):
             msg = f"precision must be 'float32' or 'bfloat16', not {self.precision!r}."
             raise ValueError(msg)
