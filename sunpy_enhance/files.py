@@ -199,7 +199,7 @@ def _made_otherwise(target, enhance_kwargs):
 
 def _output_state(path, output_dir, enhance_kwargs):
     """(target, "") when a complete output made as asked exists; (None, why) when it must be made (again)."""
-    from sunpy_enhance.net.download import CorruptFileError, verify_file
+    from sunpy_enhance.io import CorruptFileError, verify_file
 
     target = output_path(path, output_dir)
     if not target.exists():
@@ -220,7 +220,7 @@ def existing_output(path, output_dir, **enhance_kwargs):
     """
     The complete output of ``path`` in ``output_dir`` when there is one made as asked, else None.
 
-    Reads only the output's FITS headers (`sunpy_enhance.net.download.verify_file`) and the model card:
+    Reads only the output's FITS headers (`sunpy_enhance.io.verify_file`) and the model card:
     cheap, no model is loaded. A truncated output (an interrupted write from before outputs were written
     atomically, a full disk) does not count, nor one made by another model (name and creation date) or
     in another precision than ``enhance_kwargs`` ask for (``model=``, ``kind=``, ``precision=``, as for

@@ -10,7 +10,7 @@ from astropy.io import fits
 from jsoc_server import write_hmi_file
 
 from sunpy_enhance.files import EnhanceReport, FileRecord, enhance_file, enhance_files, output_path
-from sunpy_enhance.net.download import verify_file
+from sunpy_enhance.io import verify_file
 
 
 @pytest.fixture

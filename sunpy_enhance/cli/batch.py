@@ -4,7 +4,7 @@
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import (
+from sunpy_enhance.cli.options import (
     CommandError,
     add_enhance_options,
     add_output_dir_option,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sunpy_enhance.cli import (
+from sunpy_enhance.cli.options import (
     CommandError,
     add_progress_option,
     input_file,

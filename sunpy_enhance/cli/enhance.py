@@ -5,7 +5,7 @@ without a header (a cutout as a plain FITS or ``.npy`` array).
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import (
+from sunpy_enhance.cli.options import (
     CommandError,
     add_enhance_options,
     add_progress_option,

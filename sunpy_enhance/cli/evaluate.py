@@ -3,7 +3,10 @@
 """
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError, add_output_dir_option
+from sunpy_enhance.cli.options import CommandError, add_output_dir_option
+
+#: The sunpy_enhance package folder.
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 __all__ = ["register", "run"]
 
@@ -35,9 +38,7 @@ def source_tree():
     The source tree this package runs from (the folder holding ``.git`` and ``pyproject.toml`` above the
     package: an editable install in a git checkout), or None for an installed package.
     """
-    import sunpy_enhance
-
-    root = Path(sunpy_enhance.__file__).resolve().parent.parent
+    root = _PACKAGE.parent
     if (root / ".git").exists() and (root / "pyproject.toml").is_file():
         return root
     return None
@@ -45,15 +46,13 @@ def source_tree():
 
 def _card_target(args, model_dir):
     """Where the card with the metrics goes (None: nowhere), refused before the evaluation starts."""
-    import sunpy_enhance
-
     if args.card_output is not None:
         if args.card_output.exists() and not args.overwrite:
             raise CommandError(f"{args.card_output} exists; pass --overwrite to replace it")
         return args.card_output
     if not args.update_card:
         return None
-    package = Path(sunpy_enhance.__file__).resolve().parent
+    package = _PACKAGE
     card = model_dir.resolve() / "card.json"
     if package in card.parents and source_tree() is None:
         raise CommandError(f"--update-card would write into the installed package ({card}), which changes the "

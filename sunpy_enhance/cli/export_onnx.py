@@ -1,7 +1,7 @@
 """
 ``sunpy-enhance export-onnx``: write ``model.onnx`` for exported models and record it in their cards.
 """
-from sunpy_enhance.cli import CommandError
+from sunpy_enhance.cli.options import CommandError
 
 __all__ = ["register", "run"]
 

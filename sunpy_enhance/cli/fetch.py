@@ -13,7 +13,7 @@ anything failed (each failure is listed with its reason).
 import sys
 from pathlib import Path
 
-from sunpy_enhance.cli import (
+from sunpy_enhance.cli.options import (
     CommandError,
     add_enhance_options,
     add_output_dir_option,

@@ -4,7 +4,7 @@
 import dataclasses
 from pathlib import Path
 
-from sunpy_enhance.cli import CommandError
+from sunpy_enhance.cli.options import CommandError
 
 __all__ = ["register", "run"]
 

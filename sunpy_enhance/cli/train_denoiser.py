@@ -20,7 +20,7 @@ checkpoint in RUN_DIR.
 import shlex
 import sys
 
-from sunpy_enhance.cli import CommandError, add_progress_option, show_progress
+from sunpy_enhance.cli.options import CommandError, add_progress_option, show_progress
 
 __all__ = ["register", "run"]
 

@@ -527,12 +527,6 @@ def denoise_map(smap, *, model=None, noise: u.Quantity = None, cycles=1, uncerta
 # --------------------------------------------------------------------------------------------------
 # Cubes
 
-def _read_cube(path):
-    from sunpy_enhance.io import read_data  # the package's one home of file reading
-
-    return read_data(path)
-
-
 def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), stokes_axis=None, cycles=1,
                  uncertainty=False, samples=0, batch_size=16, tile_size=512, precision="float32", engine="auto",
                  progress=False):
@@ -586,7 +580,9 @@ def denoise_cube(cube, *, model="polarimetry", noise=None, stokes=(1, 2, 3), sto
         msg = "denoise_cube's uncertainty must be True or False."
         raise ValueError(msg)
     if isinstance(cube, (str, Path)):
-        cube, _ = _read_cube(cube)
+        from sunpy_enhance.io import read_data
+
+        cube, _ = read_data(cube)
     data = np.asarray(cube)
     if data.ndim < 3:
         msg = (f"A cube has at least 3 dimensions (..., y, x), not {data.ndim}; use denoise() for a single "

@@ -526,7 +526,7 @@ def train_denoiser(sources, run_dir, *, steps=2000, weights=None, architecture=N
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=DenoiseLoss(arch["bayesian"]),
                       jit_compile=False)
         step, elapsed = 0, 0.0
-        (run_dir / "log.jsonl").write_text("")
+        atomic_write(run_dir / "log.jsonl", lambda tmp: tmp.write_text(""), overwrite=True)
     state = {"step": step, "elapsed_s": elapsed, "config": config, "last": None}
 
     def checkpoint():

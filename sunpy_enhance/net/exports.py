@@ -178,7 +178,8 @@ def fetch_exports(directory, manifest_path, submit, *, config, description, requ
     """
     import drms
 
-    from sunpy_enhance.net.download import DownloadRecord, DownloadReport, download_files, verify_file
+    from sunpy_enhance.io import verify_file
+    from sunpy_enhance.net.download import DownloadRecord, DownloadReport, download_files
 
     manifest = _read_manifest(manifest_path) if request_ids is None else None
     if manifest is not None and manifest["files"] and not overwrite:

@@ -88,7 +88,8 @@ def _jsoc_block(block, directory, *, overwrite, progress, max_conn, max_retries,
 
 def _records_from_parfive(results, timeout=90.0):
     """`DownloadRecord` list for what ``Fido.fetch`` returned: files (checked) and errors."""
-    from sunpy_enhance.net.download import CorruptFileError, DownloadRecord, _describe, verify_file
+    from sunpy_enhance.io import CorruptFileError, verify_file
+    from sunpy_enhance.net.download import DownloadRecord, _describe
 
     records = []
     urls = list(getattr(results, "urls", [])) or [""] * len(results)

@@ -17,7 +17,7 @@ from jsoc_server import REGISTERED_EMAIL, jsoc
 from sunpy.net import Fido
 from sunpy.net import attrs as a
 
-from sunpy_enhance.net.download import verify_file
+from sunpy_enhance.io import verify_file
 from sunpy_enhance.net.fido import enhance_fido_results, fetch_fido_results
 from sunpy_enhance.net.jsoc import JSOCEmailError, JSOCExportError
 

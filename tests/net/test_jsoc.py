@@ -13,10 +13,10 @@ from astropy.coordinates import SkyCoord
 from jsoc_server import REGISTERED_EMAIL, jsoc
 from sunpy.coordinates import frames
 
+from sunpy_enhance.io import verify_file
 from sunpy_enhance.net import exports
 from sunpy_enhance.net import jsoc as J
 from sunpy_enhance.net import records as R
-from sunpy_enhance.net.download import verify_file
 
 FAST = {"progress": False, "retry_wait": 0.0, "poll_interval": 0.01}
 

@@ -341,7 +341,8 @@ def evaluate_model(kind, shared_root, output_dir, *, model=None, seed=0):
                                                           figure=output_dir / f"noise_{i + 1}.png")
                                   for i, frame in enumerate(corpus.validation)]
     metrics["summary"] = _summary(kind, metrics)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    text = json.dumps(metrics, indent=1)
+    atomic_write(output_dir / "metrics.json", lambda tmp: tmp.write_text(text), overwrite=True)
     write_report(metrics, output_dir / "report.md")
     return metrics
 
@@ -519,4 +520,5 @@ def write_report(metrics, path):
                      f"the mean intensity by {real['photometry_raw_network']:+.4f} (relative) before "
                      "the consistency step and `flux_gain` restore it.")
     lines += ["", f"![real]({real['figure']})", ""]
-    Path(path).write_text("\n".join(lines))
+    text = "\n".join(lines)
+    atomic_write(path, lambda tmp: tmp.write_text(text), overwrite=True)

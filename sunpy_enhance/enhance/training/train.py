@@ -29,6 +29,10 @@ __all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train
 LINEAGE = "initialised_from.json"
 
 
+#: Weak field for ``weak_field_weight``: 100 G in network units (kG), the threshold of the noise diagnostic.
+WEAK_FIELD = 0.1
+
+
 def _psf_kernel_tensor():
     kernel = hmi_psf(ENHANCED_PIXEL_SCALE).astype(np.float32)
     return kernel[:, :, None, None]
@@ -47,9 +51,10 @@ class ForwardConsistentTrainer(keras.Model):
     other patches. Validation batches hold targets only.
     """
 
-    def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, **kwargs):
+    def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, weak_field_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.network = network
+        self.weak_field_weight = float(weak_field_weight)
         self.forward_weight = float(forward_weight)
         self.forward_per_batch = int(forward_per_batch) if forward_weight else 0
         self._psf = _psf_kernel_tensor() if self.forward_per_batch else None
@@ -70,18 +75,26 @@ class ForwardConsistentTrainer(keras.Model):
         blurred = ops.conv(padded, ops.convert_to_tensor(self._psf), padding="valid")
         return ops.average_pool(blurred, 2, strides=2, padding="valid")
 
+    def supervised_loss(self, y_pred, target):
+        """Mean squared error to the targets, pixels with |target| < `WEAK_FIELD` weighted by ``weak_field_weight``."""
+        square = ops.square(y_pred - target)
+        if self.weak_field_weight == 1.0:
+            return ops.mean(square)
+        weight = ops.where(ops.abs(target) < WEAK_FIELD, self.weak_field_weight, 1.0)
+        return ops.sum(weight * square) / ops.sum(weight)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = y[..., :1]
         n_fwd = self.forward_per_batch if training else 0
         if n_fwd:
-            sup = ops.mean(ops.square(y_pred[:-n_fwd] - target[:-n_fwd]))
+            sup = self.supervised_loss(y_pred[:-n_fwd], target[:-n_fwd])
             m = self._margin
             re = self.reobserve(y_pred[-n_fwd:])
             measured = ops.average_pool(target[-n_fwd:], 2, strides=2, padding="valid")
             fwd = ops.mean(ops.square(re[:, m:-m, m:-m] - measured[:, m:-m, m:-m]))
             loss = sup + self.forward_weight * fwd
         else:
-            loss = ops.mean(ops.square(y_pred - target))
+            loss = self.supervised_loss(y_pred, target)
         if self.losses:
             loss = loss + ops.sum(ops.stack(self.losses))
         return loss
@@ -102,12 +115,12 @@ class _Checkpoint(keras.callbacks.Callback):
         if val < self.state["best_val_loss"]:
             self.state["best_val_loss"] = val
             self.state["best_epoch"] = epoch
-            self.network.save_weights(self.directory / "best.weights.h5")
+            atomic_write(self.directory / "best.weights.h5", self.network.save_weights, overwrite=True)
         self.state["epoch"] = epoch
         self.state["wall_seconds"] = self.state["wall_before"] + time.time() - self.state["started"]
-        self.network.save_weights(self.directory / "last.weights.h5")
-        optimizer = self.model.optimizer
-        np.savez(self.directory / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
+        atomic_write(self.directory / "last.weights.h5", self.network.save_weights, overwrite=True)
+        variables = [np.asarray(v) for v in self.model.optimizer.variables]
+        atomic_write(self.directory / "optimizer.npz", lambda tmp: np.savez(tmp, *variables), overwrite=True)
         text = json.dumps({k: v for k, v in self.state.items() if k != "started"}, indent=1)
         atomic_write(self.directory / "state.json", lambda tmp: tmp.write_text(text), overwrite=True)
 
@@ -185,7 +198,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     config_path = run_dir / "config.json"
     identity = {k: v for k, v in dataclasses.asdict(config).items() if k not in RUNTIME_FIELDS}
     if config_path.exists():
-        saved = {k: v for k, v in json.loads(config_path.read_text()).items() if k not in RUNTIME_FIELDS}
+        # Settings added after the run began took their default values in it.
+        saved = {f.name: f.default for f in dataclasses.fields(TrainingConfig) if f.name not in RUNTIME_FIELDS}
+        saved.update((k, v) for k, v in json.loads(config_path.read_text()).items() if k not in RUNTIME_FIELDS)
         if saved != identity:
             msg = (f"{run_dir} holds a run with another configuration ({config_path}); "
                    "use a new run directory or the same settings to resume.")
@@ -194,12 +209,14 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
             recorded = json.loads(config_path.read_text())
             config = dataclasses.replace(config, **{k: recorded[k] for k in RUNTIME_FIELDS if k in recorded})
     else:
-        config_path.write_text(json.dumps(dataclasses.asdict(config), indent=1))
+        text = json.dumps(dataclasses.asdict(config), indent=1)
+        atomic_write(config_path, lambda tmp: tmp.write_text(text))
 
     dtype = "mixed_bfloat16" if config.precision == "bfloat16" else "float32"
     network = build_enhance_network(blocks=config.blocks, filters=config.filters, l2=config.l2, dtype=dtype)
     trainer = ForwardConsistentTrainer(network, forward_weight=config.forward_weight,
-                                       forward_per_batch=config.forward_per_batch)
+                                       forward_per_batch=config.forward_per_batch,
+                                       weak_field_weight=config.weak_field_weight)
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
 
     bank = PairBank(corpus.train, phases=config.phases, seed=config.seed, input_psf=input_psf,
@@ -236,7 +253,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     elif init_weights is not None:
         network.load_weights(init_weights)
         # Keep the lineage with the run, so that its own checkpoints can later start another stage.
-        (run_dir / LINEAGE).write_text(json.dumps(_previous_run(init_weights), indent=1))
+        text = json.dumps(_previous_run(init_weights), indent=1)
+        atomic_write(run_dir / LINEAGE, lambda tmp: tmp.write_text(text), overwrite=True)
     data.epoch = state["epoch"] + 1
     state["started"] = time.time()
 

@@ -64,7 +64,7 @@ def test_temporaries_of_killed_writers_are_removed_live_ones_and_user_files_kept
         assert [n for n in names if n.startswith(".killed.fits.")] == [os.path.basename(killed_tmp)]
         assert os.path.basename(killed_tmp).endswith(".part.fits")
 
-        tag, gone = io._writer_tag(), dead_pid()
+        tag, gone = io.temporary._writer_tag(), dead_pid()
         user_files = [".notes", "data.fits.part", ".x.fits.k2j3h4ab.part.fits",  # another tool's, an old name
                       f"x.fits.{tag}-{gone}-abcdefgh.part",  # not hidden: not ours
                       f".y.fits.{tag}-{gone}-abcdefgh.part.fits.bak"]
@@ -105,10 +105,28 @@ def test_temporaries_of_killed_writers_are_removed_live_ones_and_user_files_kept
 def test_temporary_names_say_who_writes_them(tmp_path):
     tmp = io.make_temporary(tmp_path / "out.npy")
     assert tmp.parent == tmp_path and tmp.exists() and tmp.stat().st_size == 0
-    match = io._TEMPORARY.fullmatch(tmp.name)
+    match = io.temporary._TEMPORARY.fullmatch(tmp.name)
     assert match and match["name"] == "out.npy" and int(match["pid"]) == os.getpid()
     assert tmp.name.startswith(".out.npy.") and tmp.name.endswith(".part.npy")
     assert io.make_temporary(tmp_path / "out.npy", keep_suffix=False).name.endswith(".part")
     assert io.make_temporary(tmp_path / "out.npy") != tmp  # unpredictable: a new name each time
     assert io.remove_stale_temporaries(tmp_path) == []  # this process's, and it runs
     assert io.remove_stale_temporaries(tmp_path / "missing") == []
+
+
+def test_keras_weight_files_are_written_atomically_under_their_whole_suffix(tmp_path):
+    """Keras saves weights only to names ending in .weights.h5: the temporary keeps that whole suffix."""
+    import keras
+    import numpy as np
+
+    tmp = io.make_temporary(tmp_path / "last.weights.h5")
+    assert tmp.name.endswith(".part.weights.h5")
+    assert io.temporary._TEMPORARY.fullmatch(tmp.name)["name"] == "last.weights.h5"
+    tmp.unlink()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    io.atomic_write(tmp_path / "last.weights.h5", model.save_weights, overwrite=True)
+    io.atomic_write(tmp_path / "last.weights.h5", model.save_weights, overwrite=True)  # replaced in place
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.load_weights(tmp_path / "last.weights.h5")
+    np.testing.assert_array_equal(other.get_weights()[0], model.get_weights()[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.weights.h5"]

@@ -41,7 +41,7 @@ def test_file_umask_from_proc_and_from_a_probe_file(umask_027):
     from sunpy_enhance import io
 
     assert io.file_umask() == 0o027
-    assert io._umask_from_probe() == 0o026  # only the bits a 0o666 file can show
+    assert io.write._umask_from_probe() == 0o026  # only the bits a 0o666 file can show
 
 
 def test_temporary_names_are_unpredictable(tmp_path):
@@ -100,8 +100,7 @@ def test_read_map_checks_the_file_before_sunpy_reads_it(tmp_path):
     from astropy.io import fits
     from jsoc_server import write_hmi_file
 
-    from sunpy_enhance.io import read_map
-    from sunpy_enhance.net.download import CorruptFileError
+    from sunpy_enhance.io import CorruptFileError, read_map
 
     good = write_hmi_file(tmp_path, "hmi.M_45s", size=32)  # Rice-compressed, as JSOC exports it
     smap = read_map(good)
@@ -209,13 +208,43 @@ def test_the_readers_of_the_package_are_those_of_io(tmp_path):
     import numpy as np
 
     from sunpy_enhance import io
-    from sunpy_enhance.denoise import api as denoise_api
+    from sunpy_enhance.denoise import training as denoise_training
     from sunpy_enhance.enhance import training
 
-    assert training.read_array is io.read_array  # the training API's name, kept
+    assert training.read_array is io.read_array  # the training APIs' names, kept
+    assert denoise_training.read_images is io.read_images
     np.save(tmp_path / "c.npy", np.ones((2, 4, 4)))
-    data, header = denoise_api._read_cube(tmp_path / "c.npy")
+    data, header = io.read_data(tmp_path / "c.npy")
     assert header is None and data.shape == (2, 4, 4)
+
+
+def test_read_images_and_read_array_read_the_same_files(tmp_path):
+    """One reader behind both: a stack for training, one 2-D image for frames, from every supported format."""
+    import h5py
+    import numpy as np
+    from astropy.io import fits
+
+    from sunpy_enhance.io import read_array, read_images
+
+    stack = np.arange(2 * 5 * 6, dtype=np.float64).reshape(2, 5, 6)
+    np.save(tmp_path / "s.npy", stack)
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(stack)]).writeto(tmp_path / "s.fits")  # first HDU without data
+    with h5py.File(tmp_path / "s.h5", "w") as f:
+        f["cube"] = stack
+    for name in ("s.npy", "s.fits", "s.h5"):
+        images = read_images(tmp_path / name)
+        assert images.dtype == np.float32 and images.shape == (2, 5, 6)
+        np.testing.assert_array_equal(images, stack)
+        with pytest.raises(ValueError, match=r"shape \(2, 5, 6\); a 2-D image is needed"):
+            read_array(tmp_path / name)
+    np.save(tmp_path / "one.npy", stack[:1])
+    image = read_array(tmp_path / "one.npy")
+    assert image.dtype == np.float64 and image.shape == (5, 6)
+    assert read_images(tmp_path / "one.npy").shape == (1, 5, 6)
+    (tmp_path / "s.txt").write_text("1 2 3")
+    for reader in (read_images, read_array):
+        with pytest.raises(ValueError, match=r"Cannot read .*s.txt: use .npy, FITS .* HDF5 .* IDL save"):
+            reader(tmp_path / "s.txt")
 
 
 # -- tile compression of outputs ----------------------------------------------------------------------------------
