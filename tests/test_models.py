@@ -76,3 +76,17 @@ def test_clear_cache_reloads():
     assert load_model("denoise-polarimetry", engine="onnxruntime") is not net
     with pytest.raises(ValueError, match="precision"):
         load_keras_model("denoise-polarimetry", precision="float16")
+
+
+def test_every_bundled_card_credits_its_data_in_one_place():
+    """``data_credits`` is a top-level list of every bundled card (Enhance and denoisers alike), nowhere else."""
+    import json
+
+    from sunpy_enhance.models import MODELS_DIR, available_models
+
+    for name in available_models():
+        card = json.loads((MODELS_DIR / name / "card.json").read_text())
+        assert isinstance(card["data_credits"], list) and card["data_credits"], name
+        assert all(isinstance(c, str) and len(c) > 20 for c in card["data_credits"]), name
+        nested = [k for k, v in card.items() if isinstance(v, dict) and "data_credits" in v]
+        assert nested == [], (name, nested)

@@ -616,6 +616,7 @@ def export_denoiser(model, directory, *, name, description, noise, unit, state, 
     -------
     `pathlib.Path`
     """
+    from sunpy_enhance.enhance.training.corpus import credits_for
     from sunpy_enhance.export import export_model
     from sunpy_enhance.version import __version__
 
@@ -648,6 +649,7 @@ def export_denoiser(model, directory, *, name, description, noise, unit, state, 
         },
         "data": data,
         "held_out": held_out,
+        "data_credits": credits_for([json.dumps([data, held_out, config["sources"]])]),
         "metrics": metrics or {},
     }
     if kinds == {True}:

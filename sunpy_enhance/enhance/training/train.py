@@ -295,12 +295,12 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                           "augmentation": "8 rotations/reflections, fresh random patches every step",
                           "input_noise": {"sigma_min": config.noise_min, "sigma_max": config.noise,
                                           "unit": "network units", "drawn": "uniformly per patch"},
-                          "data_credits": credits_for([*corpus.notes, *corpus.real_hmi_names]),
                           "real_hmi_self_supervision": (
                               {"method": "Recorrupted-to-Recorrupted in the measurement domain: input y + z, "
                                          "target y - z after the HMI forward model, z ~ N(0, sigma^2)",
                                "sigma_per_image": [round(v, 5) for v in real_noise]}
                               if real_noise is not None else None)},
+        "data_credits": credits_for([*corpus.notes, *corpus.real_hmi_names]),
         "training": {**dataclasses.asdict(config), "epochs_completed": final["epoch"] + 1,
                      "steps_completed": (final["epoch"] + 1) * config.steps_per_epoch,
                      "patches_seen": (final["epoch"] + 1) * config.steps_per_epoch * config.batch_size,
