@@ -135,6 +135,27 @@ def tiles_per_batch(window_shape, memory_bytes, *, filters=64, upscale=2, bytes_
     return int(max(1, min(max_batch, memory_bytes // per_tile)))
 
 
+#: Tiles partly over unused pixels are cut down to the used part of their core, rounded out to this many input
+#: pixels (so that few different window shapes arise: engines that compile per shape compile few).
+_SHRINK_STEP = 32
+
+
+def _shrink(tile, unused, margin, step, shape):
+    """``tile`` with its core cut down to the bounding box of its used pixels (rounded out to ``step``)."""
+    window, core, keep = tile
+    used = ~unused[core]
+    bounds = []
+    for axis, (part, n) in enumerate(zip(core, shape, strict=True)):
+        hits = np.flatnonzero(used.any(axis=1 - axis))
+        lo = part.start + hits[0] // step * step
+        hi = min(part.start + -(-(hits[-1] + 1) // step) * step, part.stop)
+        bounds.append((lo, hi, max(lo - margin, 0), min(hi + margin, n)))
+    if all(lo == part.start and hi == part.stop for (lo, hi, _, _), part in zip(bounds, core, strict=True)):
+        return tile
+    return (tuple(slice(w0, w1) for _, _, w0, w1 in bounds), tuple(slice(lo, hi) for lo, hi, _, _ in bounds),
+            tuple(slice(lo - w0, hi - w0) for lo, hi, w0, _ in bounds))
+
+
 def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, batch_size=1, unused=None,
                 multiple=1, channels=1):
     """
@@ -163,7 +184,10 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
     unused : `numpy.ndarray` of bool, optional
         Pixels (rows, cols) whose output is not wanted (e.g. off the solar disk), the same for every image of
         a stack. Tiles whose core holds only such pixels are not computed and come out NaN: on a full-disk
-        image this skips the corners.
+        image this skips the corners. The others are computed over the bounding box of the used pixels of
+        their core only (rounded out to 32 input pixels), the rest of the core coming out NaN: on a full disk
+        this spares the network much of the sky (0.84 instead of 1.07 image pixels computed on a 4096²
+        full disk with the default tile size).
     multiple : int, optional
         Windows start on multiples of this and have sizes that are (`tile_slices`); an image whose size is not
         one is first extended by reflection at its bottom and right (and the output cropped back). For
@@ -195,10 +219,18 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
     out = np.empty((stack.shape[0], stack.shape[1] * s, stack.shape[2] * s, channels), dtype=np.float32)
     tiles = tile_slices(stack.shape[1:], tile_size, margin, multiple=multiple)
     if unused is not None:
-        for _, core, _ in tiles:
-            if np.all(unused[core]):
-                out[:, core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = np.nan
-        tiles = [tile for tile in tiles if not np.all(unused[tile[1]])]
+        # Tiles of unused pixels only are not computed; the others only over the used part of their core.
+        margin = -(-margin // multiple) * multiple  # as tile_slices rounded it
+        step = multiple * -(-_SHRINK_STEP // multiple)
+        kept = []
+        for tile in tiles:
+            core = tile[1]
+            if not np.all(unused[core]):
+                kept.append(_shrink(tile, unused, margin, step, stack.shape[1:]))
+            if kept and kept[-1][1] == core:
+                continue
+            out[:, core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = np.nan
+        tiles = kept
     # batches of tiles whose windows have the same shape (border tiles are smaller)
     by_shape = {}
     for i in range(stack.shape[0]):

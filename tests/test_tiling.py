@@ -77,6 +77,33 @@ def test_tiles_wholly_unused_are_skipped_and_nan():
     np.testing.assert_array_equal(out[keep], full[keep])
 
 
+def test_tiles_over_the_limb_compute_only_their_part_of_the_disk(tiny_enhance_models, monkeypatch):
+    """A tile partly off the disk runs the network over the disk's part of its core (+ margin) only."""
+    from sunpy_enhance import tiling
+
+    monkeypatch.setattr(tiling, "_SHRINK_STEP", 4)  # 32 on a 4096² full disk; this image is 10 times smaller
+    net = load_model(tiny_enhance_models["continuum"])
+    computed = []
+
+    def counting(batch):
+        computed.append(batch.shape[1] * batch.shape[2])
+        return net(batch)
+
+    rng = np.random.default_rng(5)
+    image = (0.04 * rng.standard_normal((400, 400))).astype(np.float32)
+    yy, xx = np.mgrid[:400, :400]
+    unused = np.hypot(yy - 199.5, xx - 199.5) > 190  # a disk filling the image, as HMI's does
+    whole = net(image[None, :, :, None])[0, :, :, 0]
+    out = apply_tiled(counting, image, tile_size=128, margin=16, unused=unused)
+    full = sum((w[0].stop - w[0].start) * (w[1].stop - w[1].start) for w, _, _ in tile_slices(image.shape, 128, 16))
+    assert sum(computed) < 0.95 * full  # less work than before tiles were cut down (0.94 of it)
+    used = np.repeat(np.repeat(~unused, 2, axis=0), 2, axis=1)
+    assert np.all(np.isfinite(out[used]))
+    assert np.max(np.abs(out[used] - whole[used])) <= 1e-4
+    # what came out NaN is off the disk only, and part of it was still computed (tiles round out)
+    assert np.all(~used[np.isnan(out)]) and np.isnan(out).any() and np.isfinite(out[~used]).any()
+
+
 def test_accelerator_batches_give_the_same_result(tiny_enhance_models, monkeypatch):
     """On a GPU several tiles go to the network at once (sized to its memory); the output is the same."""
     from sunpy_enhance.enhance.api import enhance_array
