@@ -31,8 +31,8 @@ __all__ = ["default_workers", "enhance_batch", "local_client"]
 log = logging.getLogger(__name__)
 
 #: Memory one worker needs for a 4096² full disk with the default tiles in float32 (peak RSS measured at
-#: 4.7 GB with 768² tiles; see the performance page of the documentation).
-WORKER_MEMORY = 5.0e9
+#: 2.3 GB with 512² tiles and ONNX Runtime; see the performance page of the documentation).
+WORKER_MEMORY = 3.5e9
 
 #: How long to wait for a scheduler given by address.
 CONNECT_TIMEOUT = "30s"
@@ -48,7 +48,7 @@ def default_workers(memory_per_worker=WORKER_MEMORY):
     Parameters
     ----------
     memory_per_worker : float, optional
-        Bytes one worker needs (default ``WORKER_MEMORY``, 5 GB: full-disk images, default tiles, float32).
+        Bytes one worker needs (default ``WORKER_MEMORY``, 3.5 GB: full-disk images, default tiles, float32).
 
     Returns
     -------

@@ -192,6 +192,6 @@ plt.show()
 
 ###############################################################################
 # For a whole disk, the same call works on the 4096² image (``enhance_map(sunpy.map.Map(path))``): it
-# is processed in tiles of ``tile_size`` input pixels (768 by default), so the memory needed does not
+# is processed in tiles of ``tile_size`` input pixels (512 by default), so the memory needed does not
 # grow with the image. Pass ``progress=True`` to see the tiles go by, and consider
 # ``precision="bfloat16"`` on CPUs with AVX-512/AMX and on GPUs (:ref:`guide-tiles-devices`).
