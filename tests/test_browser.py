@@ -200,7 +200,9 @@ def _compare(downloaded, reference, tolerance):
     assert header["ENHUNIT"] == meta["enhunit"]
     assert "ENHVER" in header
     if "enhqsun" in meta:
-        assert header["ENHQSUN"] == pytest.approx(meta["enhqsun"], rel=1e-12)
+        # Python takes μ from the WCS evaluated every 8 pixels and interpolated (sunpy_enhance.solar), the page from
+        # every pixel: μ differs by up to ~1e-9 next to the limb, the quiet-Sun level by ~1e-10 (relative)
+        assert header["ENHQSUN"] == pytest.approx(meta["enhqsun"], rel=1e-9)
     history = "".join(str(h) for h in header["HISTORY"])
     assert f"Enhance x2 deconvolution with model {meta['enhmodel']}" in history
     return diff
