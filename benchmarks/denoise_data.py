@@ -97,9 +97,11 @@ def hmi_heldout():
     return out
 
 
-def hmi_synthetic(part):
+def hmi_observed_frames(part):
     """
-    Dict name -> noise-free synthetic HMI magnetogram (G) from the Enhance magnetogram corpus.
+    Dict name -> the Enhance magnetogram corpus's frames of real magnetic structure (BBSO/GST NIRIS, SST/CRISP,
+    Hinode SP, a MURaM active region; see ``sunpy_enhance.enhance.training.magnetic``) observed by HMI (G): truths
+    at HMI's resolution without HMI's noise (their own instruments' noise, a few G, smoothed by HMI's PSF).
 
     ``part`` is ``"train"`` (the training columns of each frame) or ``"validation"`` (the held-out columns).
     Each frame is observed with HMI's PSF at 0.504″/px, exactly as the Enhance model's inputs are made.
@@ -124,8 +126,8 @@ def write_training_scenes(outdir=OUTDIR):
         path = outdir / f"polarimetry_{name}.npy"
         np.save(path, stack)
         written.append(path)
-    for name, image in hmi_synthetic("train").items():
-        path = outdir / f"hmi_synthetic_{_safe(name)}.npy"
+    for name, image in hmi_observed_frames("train").items():
+        path = outdir / f"hmi_observed_{_safe(name)}.npy"
         np.save(path, image)
         written.append(path)
     return written
