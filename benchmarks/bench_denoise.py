@@ -181,9 +181,9 @@ def heldout_hmi(rng, samples, figures, model):
     t, n, o, s, w = _hmi_group(rows, "real structure ", dd.hmi_observed_frames("validation").items(), rng, samples,
                                model)
     rows.append(("hmi / all real structure observed by HMI", metrics(o, t, n, sigma, s)))
+    rows.append((wiener_label, metrics(w, t, n, sigma)))
     weak = np.abs(t) < 50
     rows.append(("hmi / real structure, |B| < 50 G pixels", metrics(o[weak], t[weak], n[weak], sigma, s[weak])))
-    rows.append((wiener_label, metrics(w, t, n, sigma)))
     return rows
 
 
