@@ -17,7 +17,8 @@ __all__ = ["STALE_AFTER", "make_temporary", "remove_stale_temporaries"]
 STALE_AFTER = 3600.0
 _REUSED_PID_AFTER = 86400.0
 #: ``.<name>.<writer tag>-<pid>-<random>.part[<suffix>]``, as `make_temporary` names them.
-_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<tag>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.part(?:\.weights)?(?:\.[^./\\]+)?")
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<tag>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.part"
+                        r"(?:\.weights)?(?:\.[^./\\]+)?")
 _cleaned_folders = set()
 _cleaned_lock = threading.Lock()
 
@@ -29,8 +30,9 @@ def make_temporary(path, *, keep_suffix=True):
     The name, ``.<name>.<writer>-<pid>-<random>.part<suffix>``, is hidden, unpredictable (`tempfile.mkstemp`)
     and says which process on which machine writes it (``<writer>`` stands for the host and its process-id
     namespace); ``<suffix>`` is the suffix of ``path`` (so that writers that go by it, such as `numpy.save`,
-    write the right format; ``.weights.h5`` whole, as Keras requires it) unless ``keep_suffix`` is False. The first call for a folder in each process
-    removes from it the temporary files that killed writers left (`remove_stale_temporaries`).
+    write the right format; ``.weights.h5`` whole, as Keras requires it) unless ``keep_suffix`` is False. The
+    first call for a folder in each process removes from it the temporary files that killed writers left
+    (`remove_stale_temporaries`).
 
     Parameters
     ----------

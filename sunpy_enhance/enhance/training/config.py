@@ -57,7 +57,7 @@ class TrainingConfig:
         (`~sunpy_enhance.enhance.training.magnetic.hmi_noise_sigma`), input ``y + z`` and measurement-domain target
         ``y − z``, so that the network cannot learn to reproduce the data's noise. None: on for magnetograms.
     weak_field_weight : float
-        Magnetograms: weight, in the supervised loss, of the target pixels with |B| < 100 G (the others weigh 1;
+        Magnetograms: weight, in the supervised loss, of the target pixels with ``|B|`` < 100 G (the others weigh 1;
         the loss is the weighted mean). Real magnetograms are mostly weak field, but an unweighted MSE is ruled
         by the few kG pixels, so that the network learns to sharpen everywhere and amplifies the input noise
         where there is little field. 1 (the default) is the plain MSE; must be 1 for continuum.
