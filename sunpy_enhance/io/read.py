@@ -209,7 +209,7 @@ def read_images(path, *, key=None):
 
 def read_array(path, *, key=None, allow_nan=False):
     """
-    Read one 2-D image (as `read_images` reads files; length-1 axes removed), in float64.
+    Read one 2-D image (as ``read_images`` reads files; length-1 axes removed), in float64.
 
     Parameters
     ----------
