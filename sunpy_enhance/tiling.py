@@ -225,11 +225,11 @@ def apply_tiled(func, image, *, tile_size, margin, upscale=2, progress=False, ba
         kept = []
         for tile in tiles:
             core = tile[1]
-            if not np.all(unused[core]):
-                kept.append(_shrink(tile, unused, margin, step, stack.shape[1:]))
-            if kept and kept[-1][1] == core:
-                continue
-            out[:, core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = np.nan
+            computed = None if np.all(unused[core]) else _shrink(tile, unused, margin, step, stack.shape[1:])
+            if computed is not None:
+                kept.append(computed)
+            if computed is None or computed[1] != core:  # what is left of the core is not computed
+                out[:, core[0].start * s:core[0].stop * s, core[1].start * s:core[1].stop * s] = np.nan
         tiles = kept
     # batches of tiles whose windows have the same shape (border tiles are smaller)
     by_shape = {}

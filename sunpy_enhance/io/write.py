@@ -3,6 +3,7 @@ Writing, safely: never over an existing file unless asked, never a partial file 
 (`atomic_write`, `save_map_atomic`, `save_fits_atomic`); tile compression of outputs (`COMPRESSIONS`,
 `output_compression`, `image_hdu`).
 """
+import contextlib
 import os
 import tempfile
 import warnings
@@ -109,6 +110,14 @@ def _check_compression(compression):
 
 
 
+@contextlib.contextmanager
+def _long_cards_expected():
+    """astropy notes that long HISTORY/keyword values are split into CONTINUE cards: expected, not worth a warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
+        yield
+
+
 def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET, compression=None):
     """
     Save a map as FITS: written to a temporary file in the same folder, then renamed into place.
@@ -138,9 +147,7 @@ def save_map_atomic(smap, path, *, overwrite=False, expect=_UNSET, compression=N
     """
 
     def write(tmp):
-        with warnings.catch_warnings():
-            # astropy notes that long HISTORY/keyword values are split into CONTINUE cards: expected.
-            warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
+        with _long_cards_expected():
             if compression is None:
                 smap.save(tmp, filetype="fits", overwrite=True)
             else:  # sunpy builds the header and calls hdu_type(data=, header=)
@@ -185,8 +192,7 @@ def save_fits_atomic(hdul, path, *, overwrite=False, expect=_UNSET):
         hdul = fits.HDUList(hdus)
 
     def write(tmp):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]ard is too long.*")
+        with _long_cards_expected():
             hdul.writeto(tmp, overwrite=True)
 
     return atomic_write(path, write, overwrite=overwrite, expect=expect)
