@@ -58,16 +58,26 @@ MATMUL_N = 4096
 
 
 # --------------------------------------------------------------------------------------------- machine
+def cpu_flags():
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where the system does not say)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def machine_info():
     """A short description of this machine: CPU model, cores, vector extensions, memory, frameworks."""
     info = {"python": platform.python_version(), "platform": platform.platform()}
-    cpu, flags = platform.processor() or "unknown", set()
+    cpu, flags = platform.processor() or "unknown", cpu_flags()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name") and cpu in ("unknown", "x86_64", ""):
                 cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
     info["cpu"] = cpu

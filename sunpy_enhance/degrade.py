@@ -7,6 +7,7 @@ telescope's PSF :math:`P`, integrated over the detector pixels and sub-sampled b
 the HMI-like input (HMI PSF, 0.504″ pixels) and the target (Airy pattern of a 28 cm aperture, 0.252″ pixels)
 on grids aligned exactly 2:1, so that input pixel :math:`p` covers target pixels :math:`2p` and :math:`2p+1`.
 """
+import functools
 import os
 
 import astropy.units as u
@@ -20,6 +21,7 @@ __all__ = [
     "ENHANCED_PIXEL_SCALE",
     "HMI_PIXEL_SCALE",
     "bin2x2",
+    "enhanced_grid_psf",
     "observe",
     "reobserve_hmi",
     "training_pair",
@@ -40,6 +42,14 @@ def _box_kernel(width):
     # overlap of [x-0.5, x+0.5] with [-half, half]
     weights = np.clip(np.minimum(x + 0.5, half) - np.maximum(x - 0.5, -half), 0, None)
     return weights / weights.sum()
+
+
+@functools.cache
+def enhanced_grid_psf():
+    """The HMI PSF sampled on Enhance's output grid (0.252″/px), computed once per process; read-only."""
+    psf = hmi_psf(ENHANCED_PIXEL_SCALE)
+    psf.flags.writeable = False
+    return psf
 
 
 #: Output rows convolved at once: a full-disk enhanced image (8192² px) is convolved in strips, so that
@@ -222,7 +232,7 @@ def reobserve_hmi(enhanced, *, psf=None):
     enhanced pixels is, or when valid pixels carry less than 10⁻⁶ of its PSF weight.
     """
     if psf is None:
-        psf = hmi_psf(ENHANCED_PIXEL_SCALE)
+        psf = enhanced_grid_psf()
     data = np.asarray(enhanced)
     data = data if data.dtype == np.float32 else data.astype(np.float64)
     valid = np.isfinite(data)

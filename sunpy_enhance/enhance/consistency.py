@@ -22,8 +22,7 @@ structure the network added, which HMI's PSF barely transmits, is left alone.
 import numpy as np
 from scipy import ndimage
 
-from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, _convolve, reobserve_hmi
-from sunpy_enhance.psf import hmi_psf
+from sunpy_enhance.degrade import _convolve, enhanced_grid_psf, reobserve_hmi
 
 __all__ = ["back_project"]
 
@@ -55,7 +54,8 @@ def back_project(enhanced, observed, *, smoothing, psf=None):
         Standard deviation, in HMI pixels, of the Gaussian applied to the residual before it is
         projected back; 0 projects the whole residual (noise included).
     psf : `numpy.ndarray`, optional
-        HMI PSF at 0.252″/px; default `~sunpy_enhance.psf.hmi_psf` with Enhance's parameters.
+        HMI PSF at 0.252″/px; default `~sunpy_enhance.psf.hmi_psf` with Enhance's parameters
+        (`~sunpy_enhance.degrade.enhanced_grid_psf`).
 
     Returns
     -------
@@ -91,7 +91,7 @@ def back_project(enhanced, observed, *, smoothing, psf=None):
                f"{observed.shape}; back_project corrects a ×2 enhancement with its own HMI input.")
         raise ValueError(msg)
     if psf is None:
-        psf = hmi_psf(ENHANCED_PIXEL_SCALE)
+        psf = enhanced_grid_psf()
     residual = _smooth(observed - reobserve_hmi(enhanced, psf=psf), smoothing)
     residual = np.nan_to_num(residual, nan=0.0, copy=False)
     correction = _convolve(np.repeat(np.repeat(residual, 2, axis=0), 2, axis=1), psf[::-1, ::-1], "reflect")

@@ -213,6 +213,22 @@ def test_onnxruntime_uses_the_cores(tiny_enhance_models, monkeypatch):
     assert inference_threads() == 1
 
 
+def test_engine_memory_given_back_only_after_large_images(tiny_enhance_models, monkeypatch):
+    from sunpy_enhance.enhance import api
+    from sunpy_enhance.models import LoadedModel
+
+    released = []
+    monkeypatch.setattr(LoadedModel, "release_memory", lambda self: released.append(self.engine))
+    monkeypatch.setattr(api, "RELEASE_MEMORY_PIXELS", 48 * 48)
+    image = 1 + 0.01 * np.random.default_rng(3).standard_normal((48, 48))
+    model = tiny_enhance_models["continuum"]
+    api.enhance_array(image, kind="continuum", model=model, engine="onnxruntime")
+    assert released == []  # a small image: the buffers stay for the next one
+    api.enhance_array(np.pad(image, ((0, 1), (0, 0)), mode="reflect"), kind="continuum", model=model,
+                      engine="onnxruntime")
+    assert released == ["onnxruntime"]
+
+
 def test_bfloat16_needs_native_hardware(monkeypatch):
     monkeypatch.delenv(EMULATE_BFLOAT16_ENV, raising=False)
     monkeypatch.setattr(models, "_cpu_flags", lambda: frozenset({"avx", "avx2", "fma"}))

@@ -14,14 +14,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE
+from sunpy_enhance.degrade import enhanced_grid_psf
 from sunpy_enhance.enhance.network import build_enhance_network, receptive_radius
 from sunpy_enhance.enhance.training.config import CONSISTENCY, NORMALISATION, RUNTIME_FIELDS, TrainingConfig
 from sunpy_enhance.enhance.training.corpus import credits_for
 from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, validation_patches
 from sunpy_enhance.export import export_model
 from sunpy_enhance.io import atomic_write
-from sunpy_enhance.psf import ENHANCE_MODIFIED, hmi_psf
+from sunpy_enhance.psf import ENHANCE_MODIFIED
 
 __all__ = ["NORMALISATION", "ForwardConsistentTrainer", "TrainingConfig", "train_enhance"]
 
@@ -34,7 +34,7 @@ WEAK_FIELD = 0.1
 
 
 def _psf_kernel_tensor():
-    kernel = hmi_psf(ENHANCED_PIXEL_SCALE).astype(np.float32)
+    kernel = enhanced_grid_psf().astype(np.float32)
     return kernel[:, :, None, None]
 
 
