@@ -70,7 +70,7 @@ def export_model(model, directory, card, *, overwrite=False):
         float_model.save_weights(tmp / "model.weights.h5")
         if keras.backend.backend() == "tensorflow":
             float_model.export(str(tmp / "saved_model"), format="tf_saved_model", verbose=False)
-            if importlib.util.find_spec("tf2onnx") is None:
+            if card["architecture"].get("name") != "enhance" and importlib.util.find_spec("tf2onnx") is None:
                 from sunpy_enhance.exceptions import warn_user
 
                 warn_user(f"tf2onnx is not installed: {directory} gets no {ONNX_FILE} (ONNX Runtime, the fastest "
@@ -78,7 +78,7 @@ def export_model(model, directory, card, *, overwrite=False):
                           f"'sunpy-enhance export-onnx {directory}'.")
                 card.pop("onnx", None)
             else:
-                card["onnx"] = _write_onnx(float_model, tmp)
+                card["onnx"] = _write_onnx(float_model, tmp, card["architecture"].get("name"))
         else:
             card.pop("onnx", None)
         (tmp / "card.json").write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
@@ -109,34 +109,50 @@ def _onnx_difference(path, float_model, x):
     return max(float(np.max(np.abs(o - r))) for o, r in zip(outputs, reference, strict=True)), scale
 
 
-def _write_onnx(float_model, directory, attempts=5):
+def _write_onnx(float_model, directory, architecture, attempts=5):
     """
-    Convert a float32 Keras model (TensorFlow backend) to ``directory/model.onnx``, check it with ONNX
-    Runtime against Keras on a fixed input, and return the card's ``"onnx"`` record.
+    Write ``directory/model.onnx`` for a float32 Keras model, check it with ONNX Runtime against Keras on fixed
+    inputs, and return the card's ``"onnx"`` record.
 
-    tf2onnx 1.17's graph optimiser is not deterministic: now and then it drops the final Squeeze of the
-    Enhance network, so that the output gains an axis. Every conversion is therefore checked on two
-    inputs (the fixed 1 × 64 × 64 one and a 2 × 40 × 52 one: dynamic batch and non-square sizes) for
-    shapes and values, and converted again when it fails, up to ``attempts`` times.
+    Enhance networks (``architecture`` ``"enhance"``) are written directly from their weights
+    (`sunpy_enhance.enhance.onnx_graph`: batch normalisation folded, the upsampling tail at the input
+    resolution); other networks (the denoising U-Net) are converted by tf2onnx (TensorFlow backend). tf2onnx
+    1.17's graph optimiser is not deterministic: now and then it drops the final Squeeze of a network, so that
+    the output gains an axis. Every file is therefore checked on two inputs (the fixed 1 × 64 × 64 one and a
+    2 × 40 × 52 one: dynamic batch and non-square sizes) for shapes and values, and a tf2onnx conversion is
+    made again when it fails, up to ``attempts`` times.
     """
     import keras
     import onnx
     import onnxruntime
-    import tensorflow as tf
-    import tf2onnx
 
     channels = int(float_model.inputs[0].shape[-1])
-    spec = (tf.TensorSpec((None, None, None, channels), tf.float32, name=float_model.inputs[0].name),)
     path = Path(directory) / ONNX_FILE
     tmp = path.with_name(f".{path.name}.part")
     x = _onnx_test_input(channels)
     other = (0.1 * np.random.default_rng(1).standard_normal((2, 40, 52, channels))).astype(np.float32)
+    if architecture == "enhance":
+        from sunpy_enhance.enhance.onnx_graph import enhance_onnx_graph
+
+        convert, attempts = (lambda: enhance_onnx_graph(float_model, opset=ONNX_OPSET)), 1  # deterministic
+        converter = "sunpy_enhance.enhance.onnx_graph (BatchNorm folded, upsampling tail at input resolution)"
+    else:
+        import tensorflow as tf
+        import tf2onnx
+
+        spec = (tf.TensorSpec((None, None, None, channels), tf.float32, name=float_model.inputs[0].name),)
+
+        def convert():
+            proto, _ = tf2onnx.convert.from_keras(float_model, input_signature=spec, opset=ONNX_OPSET)
+            for value in (*proto.graph.input, *proto.graph.output):  # name the dynamic axes
+                for dim, label in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width")):
+                    if not dim.HasField("dim_value"):
+                        dim.dim_param = label
+            return proto
+
+        converter = f"tf2onnx {tf2onnx.__version__}"
     for _ in range(attempts):
-        proto, _ = tf2onnx.convert.from_keras(float_model, input_signature=spec, opset=ONNX_OPSET)
-        for value in (*proto.graph.input, *proto.graph.output):  # name the dynamic axes
-            for dim, label in zip(value.type.tensor_type.shape.dim, ("batch", "height", "width")):
-                if not dim.HasField("dim_value"):
-                    dim.dim_param = label
+        proto = convert()
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
         difference, scale = _onnx_difference(tmp, float_model, x)
@@ -145,12 +161,11 @@ def _write_onnx(float_model, directory, attempts=5):
             break  # (NaN fails both comparisons)
     else:
         tmp.unlink()
-        msg = (f"The ONNX conversion of {directory} differs from the Keras model (output shape or values) on the "
-               f"test inputs in {attempts} attempts (tf2onnx {tf2onnx.__version__}, onnxruntime "
-               f"{onnxruntime.__version__}); not written.")
+        msg = (f"The ONNX model of {directory} differs from the Keras model (output shape or values) on the test "
+               f"inputs ({converter}, {attempts} attempt(s), onnxruntime {onnxruntime.__version__}); not written.")
         raise RuntimeError(msg)
     os.replace(tmp, path)
-    record = {"file": ONNX_FILE, "opset": ONNX_OPSET, "converter": f"tf2onnx {tf2onnx.__version__}",
+    record = {"file": ONNX_FILE, "opset": ONNX_OPSET, "converter": converter,
               "onnxruntime_checked": onnxruntime.__version__, "max_abs_difference_to_keras": difference,
               "test_input": _ONNX_TEST_INPUT,
               "input": f"NHWC float32 (batch, height, width, {channels}); batch, height and width dynamic"}
@@ -165,8 +180,9 @@ def export_onnx(model):
     Write ``model.onnx`` for an exported model from its Keras weights and record it in the model card.
 
     The conversion and check are those of `export_model` (which calls the same code when a model is
-    trained or re-exported): tf2onnx, opset `ONNX_OPSET`, dynamic batch, height and width, float32 NHWC
-    input; the ONNX model is run with ONNX Runtime on a fixed 64 × 64 input and compared with the Keras
+    trained or re-exported): Enhance networks written directly (`sunpy_enhance.enhance.onnx_graph`), others
+    by tf2onnx; opset `ONNX_OPSET`, dynamic batch, height and width, float32 NHWC input; the ONNX model is
+    run with ONNX Runtime on a fixed 64 × 64 input and compared with the Keras
     model. The card's ``"onnx"`` record holds the file, opset, converter and ONNX Runtime versions and the
     largest absolute difference (network units). Nothing else in the directory changes.
 
@@ -194,7 +210,7 @@ def export_onnx(model):
     card = read_card(directory)
     float_model = build_from_card(card, dtype="float32")
     float_model.load_weights(directory / "model.weights.h5")
-    card["onnx"] = _write_onnx(float_model, directory)
+    card["onnx"] = _write_onnx(float_model, directory, card["architecture"].get("name"))
     tmp = directory / ".card.json.part"
     tmp.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, directory / "card.json")
