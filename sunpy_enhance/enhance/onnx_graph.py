@@ -157,7 +157,10 @@ def enhance_onnx_graph(model, *, opset):
         [helper.make_tensor_value_info("hmi", TensorProto.FLOAT, ["batch", "height", "width", 1])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", "height2", "width2", 1])],
         initializers)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+    # the oldest IR version that holds the opset (IR 8 for opset 17), not the onnx package's newest: runtimes
+    # refuse IR versions newer than they know (ONNX Runtime Web 1.30 reads at most 13)
+    ir_version = min(ir for _, ir, ops, *_ in helper.VERSION_TABLE if ops >= opset)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version,
                               producer_name="sunpy-enhance")
     onnx.checker.check_model(proto)
     return proto
