@@ -31,7 +31,7 @@ __all__ = ["default_workers", "enhance_batch", "local_client"]
 log = logging.getLogger(__name__)
 
 #: Memory one worker needs for a 4096² full disk with the default tiles in float32 (peak RSS measured at
-#: 2.3 GB with 512² tiles and ONNX Runtime; see the performance page of the documentation).
+#: 2.1 GB with 512² tiles and ONNX Runtime; see the performance page of the documentation).
 WORKER_MEMORY = 3.5e9
 
 #: How long to wait for a scheduler given by address.

@@ -115,7 +115,7 @@ def _write_onnx(float_model, directory, architecture, attempts=5):
     inputs, and return the card's ``"onnx"`` record.
 
     Enhance networks (``architecture`` ``"enhance"``) are written directly from their weights
-    (`sunpy_enhance.enhance.onnx_graph`: batch normalisation folded, the upsampling tail at the input
+    (``sunpy_enhance.enhance.onnx_graph``: batch normalisation folded, the upsampling tail at the input
     resolution); other networks (the denoising U-Net) are converted by tf2onnx (TensorFlow backend). tf2onnx
     1.17's graph optimiser is not deterministic: now and then it drops the final Squeeze of a network, so that
     the output gains an axis. Every file is therefore checked on two inputs (the fixed 1 × 64 × 64 one and a
@@ -180,7 +180,7 @@ def export_onnx(model):
     Write ``model.onnx`` for an exported model from its Keras weights and record it in the model card.
 
     The conversion and check are those of `export_model` (which calls the same code when a model is
-    trained or re-exported): Enhance networks written directly (`sunpy_enhance.enhance.onnx_graph`), others
+    trained or re-exported): Enhance networks written directly (``sunpy_enhance.enhance.onnx_graph``), others
     by tf2onnx; opset `ONNX_OPSET`, dynamic batch, height and width, float32 NHWC input; the ONNX model is
     run with ONNX Runtime on a fixed 64 × 64 input and compared with the Keras
     model. The card's ``"onnx"`` record holds the file, opset, converter and ONNX Runtime versions and the

@@ -28,10 +28,9 @@ __all__ = ["DEFAULT_TILE_SIZE", "LIMB_MU", "MIN_TILE_SIZE", "enhance_array", "en
 #: Below this μ the networks are unreliable (low contrast, foreshortening; paper's limb caveat): `enhance_map`
 #: warns, and its output's ``mask`` marks those pixels (their values are kept).
 LIMB_MU = 0.3
-#: Default tile size: tiles hold at most 512² input pixels, for which one network call of the full models needs
-#: ~1.3 GB in float32 with ONNX Runtime, so that a 4096² full disk peaks at 2.3 GB in all (3.9 GB with 768² tiles,
-#: at the same speed: tiles over the limb are cut down to the disk either way); a 1024² cutout is cut into four
-#: 512² tiles (13% extra work for the overlaps, 10% with two 1024 × 512 strips).
+#: Default tile size: tiles hold at most 512² input pixels. With ONNX Runtime a 4096² full disk peaks at 2.1 GB in
+#: all, as with 640² tiles and in the same time (the peak comes from the steps after the network; 768² tiles: 2.8
+#: GB); a 1024² cutout is cut into four 512² tiles (6% extra work for the overlaps).
 DEFAULT_TILE_SIZE = 512
 #: Images with more input pixels than this give the inference engine's memory back as soon as the network has run
 #: (`~sunpy_enhance.models.LoadedModel.release_memory`): on a 4096² full disk ONNX Runtime's buffers (1.3 GB) and
