@@ -222,6 +222,13 @@ class LoadedModel:
         ``"onnxruntime"``, ``"tensorflow"`` or ``"jax"``.
     keras_model : `keras.Model` or None
         The Keras model when the engine runs one (not for ONNX Runtime and the TensorFlow SavedModel).
+    interior : callable or None
+        ONNX Runtime with an Enhance graph written by ``sunpy_enhance.enhance.onnx_graph``: the same network with
+        zero instead of reflection padding before every convolution, which ONNX Runtime folds into the
+        convolutions (15-20% faster). Its output equals the model's except within the receptive radius of the
+        batch's edges, so it serves only where those edges are interior tile boundaries
+        (``sunpy_enhance.enhance.api.run_network`` redoes the image border with the model itself). None
+        for the other engines and graphs.
     """
 
     def __init__(self, directory, precision="float32", engine="tensorflow", *, gpu=False):
@@ -236,6 +243,7 @@ class LoadedModel:
         self.precision = precision
         self.engine = engine
         self.keras_model = None
+        self.interior = None
         self._gpu = bool(gpu)
         if engine == "onnxruntime":
             self._init_onnxruntime()
@@ -269,6 +277,17 @@ class LoadedModel:
         self._session = ort.InferenceSession(str(path), options, providers=providers)
         self._input_name = self._session.get_inputs()[0].name
         self._call = self._onnx_call
+        self._sessions = [self._session]
+        zero_padded = _zero_padded_enhance_graph(path)
+        if zero_padded is not None:
+            interior = ort.InferenceSession(zero_padded, options, providers=providers)
+            self._sessions.append(interior)
+
+            def call_interior(batch):
+                batch = np.ascontiguousarray(batch, dtype=np.float32)
+                return np.asarray(interior.run(None, {self._input_name: batch})[0], dtype=np.float32)
+
+            self.interior = call_interior
 
     def _onnx_call(self, batch):
         return self._session.run(None, {self._input_name: batch})[0]
@@ -380,7 +399,8 @@ class LoadedModel:
         options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         channels = self._session.get_inputs()[0].shape[-1]
         tiny = np.zeros((1, 8, 8, channels if isinstance(channels, int) else 1), dtype=np.float32)
-        self._session.run(None, {self._input_name: tiny}, options)  # the arena shrinks at the end of this run
+        for session in self._sessions:
+            session.run(None, {self._input_name: tiny}, options)  # the arena shrinks at the end of this run
 
     def __call__(self, batch):
         """
@@ -401,6 +421,24 @@ class LoadedModel:
 
     def __repr__(self):
         return f"<LoadedModel {self.card.get('name', self.directory.name)!r} ({self.precision}, {self.engine})>"
+
+
+def _zero_padded_enhance_graph(path):
+    """
+    The serialized ONNX model of ``path`` with every padding before a convolution made zero padding, for an Enhance
+    graph written by ``sunpy_enhance.enhance.onnx_graph`` (producer ``sunpy-enhance``); None for other graphs.
+    """
+    import onnx
+
+    proto = onnx.load(str(path))
+    if proto.producer_name != "sunpy-enhance":
+        return None
+    for node in proto.graph.node:
+        if node.op_type == "Pad":
+            for attribute in node.attribute:
+                if attribute.name == "mode":
+                    attribute.s = b"constant"
+    return proto.SerializeToString()
 
 
 def _nvidia_free_memory():

@@ -8,6 +8,7 @@ the data (``sunpy_enhance.enhance.consistency``), and builds the ×2 header with
 (``sunpy_enhance.header``).
 """
 import contextlib
+import functools
 
 import astropy.units as u
 import numpy as np
@@ -102,6 +103,11 @@ def resolve_model(kind, model):
     return model, card
 
 
+def _doubled(index):
+    """The output slice (×2 grid) of an input slice ``start:`` or ``:stop`` or ``:``."""
+    return slice(None if index.start is None else 2 * index.start, None if index.stop is None else 2 * index.stop)
+
+
 def run_network(network_input, model, card, *, tile_size, precision, progress, device, engine="auto"):
     _check_device(device)
     filled, bad = _fill_nan(network_input)
@@ -112,9 +118,25 @@ def run_network(network_input, model, card, *, tile_size, precision, progress, d
     if free:  # a GPU: send as many equal-shaped tiles at once as fit in 60% of its free memory
         window = (min(tile_size, filled.shape[0]) + 2 * margin, min(tile_size, filled.shape[1]) + 2 * margin)
         batch_size = tiles_per_batch(window, 0.6 * free, bytes_per_value=2 if net.precision == "bfloat16" else 4)
+    tiled = functools.partial(apply_tiled, tile_size=tile_size, margin=margin, upscale=2, batch_size=batch_size)
     with _device_scope(device, net.engine):
-        out = apply_tiled(net, filled, tile_size=tile_size, margin=margin, upscale=2, progress=progress,
-                          unused=bad if bad.any() else None, batch_size=batch_size)
+        if net.interior is None or min(filled.shape) <= 2 * margin:
+            out = tiled(net, filled, progress=progress, unused=bad if bad.any() else None)
+        else:
+            # the zero-padded network is exact at least `margin` pixels inside every tile edge: everywhere but
+            # a band of `margin` pixels along the image's border, which the network itself computes again, on
+            # strips twice as wide (their inner edges are then `margin` away from the band)
+            out = tiled(net.interior, filled, progress=progress, unused=bad if bad.any() else None)
+            w = 2 * margin  # input strip width; its output's outer half (`band`) is the border band
+            band = 2 * margin
+            for rows, cols, outer in ((slice(0, w), slice(None), np.s_[:band]),
+                                      (slice(-w, None), slice(None), np.s_[-band:]),
+                                      (slice(None), slice(0, w), np.s_[:, :band]),
+                                      (slice(None), slice(-w, None), np.s_[:, -band:])):
+                strip_bad = bad[rows, cols]
+                strip = tiled(net, filled[rows, cols], unused=strip_bad if strip_bad.any() else None)
+                target = out[_doubled(rows), _doubled(cols)]  # a view: the strip's place in the output
+                target[outer] = strip[outer]
     if filled.size > RELEASE_MEMORY_PIXELS:
         net.release_memory()  # what follows (consistency step, header) does not need the network's buffers
     if bad.any():

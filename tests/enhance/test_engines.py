@@ -213,6 +213,26 @@ def test_onnxruntime_uses_the_cores(tiny_enhance_models, monkeypatch):
     assert inference_threads() == 1
 
 
+def test_zero_padded_interior_is_exact_inside_and_redone_at_the_border(tiny_enhance_models):
+    """ONNX Runtime runs tiles with zero padding; run_network redoes the image border with the model itself."""
+    from sunpy_enhance.enhance.api import run_network
+
+    model = tiny_enhance_models["continuum"]
+    net = load_model(model, engine="onnxruntime")
+    assert net.interior is not None  # an Enhance graph written by onnx_graph
+    card = read_card(model)
+    margin = card["receptive_radius"] + 3
+    x = (0.05 * np.random.default_rng(4).standard_normal((1, 70, 90, 1))).astype(np.float32)
+    whole, inner = net(x)[0, :, :, 0], net.interior(x)[0, :, :, 0]
+    core = np.s_[2 * margin:-2 * margin, 2 * margin:-2 * margin]
+    np.testing.assert_allclose(inner[core], whole[core], atol=TOLERANCE)  # exact away from the edges
+    assert np.abs(inner - whole).max() > 100 * TOLERANCE  # not at them: the border must be redone
+    out = run_network(x[0, :, :, 0], model, card, tile_size=32, precision="float32", progress=False, device=None,
+                      engine="onnxruntime")
+    np.testing.assert_allclose(out, whole, atol=TOLERANCE)  # tiles and border band: the model's own result
+    assert LoadedModel(model, "float32", "tensorflow").interior is None
+
+
 def test_engine_memory_given_back_only_after_large_images(tiny_enhance_models, monkeypatch):
     from sunpy_enhance.enhance import api
     from sunpy_enhance.models import LoadedModel
