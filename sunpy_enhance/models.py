@@ -426,9 +426,13 @@ class LoadedModel:
 def _zero_padded_enhance_graph(path):
     """
     The serialized ONNX model of ``path`` with every padding before a convolution made zero padding, for an Enhance
-    graph written by ``sunpy_enhance.enhance.onnx_graph`` (producer ``sunpy-enhance``); None for other graphs.
+    graph written by ``sunpy_enhance.enhance.onnx_graph`` (producer ``sunpy-enhance``); None for other graphs, and
+    where the onnx package (a dependency) is missing: the tiles then run the model itself, 6-7% slower.
     """
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        return None
 
     proto = onnx.load(str(path))
     if proto.producer_name != "sunpy-enhance":
