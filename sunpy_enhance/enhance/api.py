@@ -108,6 +108,25 @@ def _doubled(index):
     return slice(None if index.start is None else 2 * index.start, None if index.stop is None else 2 * index.stop)
 
 
+def _redo_border(net, filled, bad, out, margin, tiled):
+    """
+    Compute again, with the model itself, the band of ``margin`` input pixels along the image's border of ``out``.
+
+    ``out`` came from the zero-padded network (`~sunpy_enhance.models.LoadedModel.interior`), exact at least
+    ``margin`` pixels inside every tile edge, so everywhere but along the image's own border. Each side is redone
+    on a strip ``2 * margin`` pixels wide, whose inner edge is then ``margin`` pixels from the band.
+    """
+    width, band = 2 * margin, 2 * margin  # input strip; output band (``margin`` input pixels)
+    for rows, cols, outer in ((slice(0, width), slice(None), np.s_[:band]),
+                              (slice(-width, None), slice(None), np.s_[-band:]),
+                              (slice(None), slice(0, width), np.s_[:, :band]),
+                              (slice(None), slice(-width, None), np.s_[:, -band:])):
+        strip_bad = bad[rows, cols]
+        strip = tiled(net, filled[rows, cols], unused=strip_bad if strip_bad.any() else None)
+        target = out[_doubled(rows), _doubled(cols)]  # a view: the strip's place in the output
+        target[outer] = strip[outer]
+
+
 def run_network(network_input, model, card, *, tile_size, precision, progress, device, engine="auto"):
     _check_device(device)
     filled, bad = _fill_nan(network_input)
@@ -123,20 +142,8 @@ def run_network(network_input, model, card, *, tile_size, precision, progress, d
         if net.interior is None or min(filled.shape) <= 2 * margin:
             out = tiled(net, filled, progress=progress, unused=bad if bad.any() else None)
         else:
-            # the zero-padded network is exact at least `margin` pixels inside every tile edge: everywhere but
-            # a band of `margin` pixels along the image's border, which the network itself computes again, on
-            # strips twice as wide (their inner edges are then `margin` away from the band)
             out = tiled(net.interior, filled, progress=progress, unused=bad if bad.any() else None)
-            w = 2 * margin  # input strip width; its output's outer half (`band`) is the border band
-            band = 2 * margin
-            for rows, cols, outer in ((slice(0, w), slice(None), np.s_[:band]),
-                                      (slice(-w, None), slice(None), np.s_[-band:]),
-                                      (slice(None), slice(0, w), np.s_[:, :band]),
-                                      (slice(None), slice(-w, None), np.s_[:, -band:])):
-                strip_bad = bad[rows, cols]
-                strip = tiled(net, filled[rows, cols], unused=strip_bad if strip_bad.any() else None)
-                target = out[_doubled(rows), _doubled(cols)]  # a view: the strip's place in the output
-                target[outer] = strip[outer]
+            _redo_border(net, filled, bad, out, margin, tiled)
     if filled.size > RELEASE_MEMORY_PIXELS:
         net.release_memory()  # what follows (consistency step, header) does not need the network's buffers
     if bad.any():
