@@ -57,6 +57,9 @@ ONNX_FILE = "model.onnx"
 _PRECISIONS = ("float32", "bfloat16")
 #: Environment variable that lets bfloat16 run where the hardware only emulates it (accuracy studies, tests).
 EMULATE_BFLOAT16_ENV = "SUNPY_ENHANCE_EMULATE_BFLOAT16"
+#: ``producer_name`` of the Enhance ONNX graphs written by ``sunpy_enhance.enhance.onnx_graph``: only their padding
+#: nodes are all pads before convolutions, so only they get the zero-padded variant (`LoadedModel.interior`).
+ENHANCE_ONNX_PRODUCER = "sunpy-enhance"
 #: Environment variable with the threads of one inference (set by `sunpy_enhance.batch` for its workers).
 THREADS_ENV = "SUNPY_ENHANCE_THREADS"
 
@@ -282,12 +285,7 @@ class LoadedModel:
         if zero_padded is not None:
             interior = ort.InferenceSession(zero_padded, options, providers=providers)
             self._sessions.append(interior)
-
-            def call_interior(batch):
-                batch = np.ascontiguousarray(batch, dtype=np.float32)
-                return np.asarray(interior.run(None, {self._input_name: batch})[0], dtype=np.float32)
-
-            self.interior = call_interior
+            self.interior = functools.partial(self._run, lambda batch: interior.run(None, {self._input_name: batch})[0])
 
     def _onnx_call(self, batch):
         return self._session.run(None, {self._input_name: batch})[0]
@@ -416,8 +414,12 @@ class LoadedModel:
         `numpy.ndarray`
             float32 output batch.
         """
-        out = self._call(np.ascontiguousarray(batch, dtype=np.float32))
-        return np.asarray(out, dtype=np.float32)
+        return self._run(self._call, batch)
+
+    @staticmethod
+    def _run(call, batch):
+        """``call`` on a contiguous float32 batch; its output as a float32 array (every engine, `interior` too)."""
+        return np.asarray(call(np.ascontiguousarray(batch, dtype=np.float32)), dtype=np.float32)
 
     def __repr__(self):
         return f"<LoadedModel {self.card.get('name', self.directory.name)!r} ({self.precision}, {self.engine})>"
@@ -435,7 +437,7 @@ def _zero_padded_enhance_graph(path):
         return None
 
     proto = onnx.load(str(path))
-    if proto.producer_name != "sunpy-enhance":
+    if proto.producer_name != ENHANCE_ONNX_PRODUCER:
         return None
     for node in proto.graph.node:
         if node.op_type == "Pad":

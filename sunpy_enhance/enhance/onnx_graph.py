@@ -22,6 +22,8 @@ are those of the tf2onnx export, so every engine and the browser page run either
 """
 import numpy as np
 
+from sunpy_enhance.models import ENHANCE_ONNX_PRODUCER
+
 __all__ = ["enhance_onnx_graph", "tail_taps"]
 
 
@@ -161,6 +163,6 @@ def enhance_onnx_graph(model, *, opset):
     # refuse IR versions newer than they know (ONNX Runtime Web 1.30 reads at most 13)
     ir_version = min(ir for _, ir, ops, *_ in helper.VERSION_TABLE if ops >= opset)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version,
-                              producer_name="sunpy-enhance")
+                              producer_name=ENHANCE_ONNX_PRODUCER)
     onnx.checker.check_model(proto)
     return proto
