@@ -18,12 +18,13 @@ Polarimetry (σ = 2.6e-3 Ic):
 HMI magnetograms (σ = 10 G):
 
 * trained on: SHARP CEA line-of-sight magnetograms of HARPs 1422, 1425, 1441, 1445, 1446, 1449, 1455,
-  1456, 1457, 1460 (27 maps, 2012-03-06/07), and noise-free synthetic HMI magnetograms: the synthetic
-  network and plage fields of the Enhance magnetogram corpus (`sunpy_enhance.enhance.training.magnetic`, built on
-  the MURaM, SST and IMaX frames) observed with HMI's PSF at 0.504″/px, their training columns only;
-* held out: HARP 377 (NOAA 11158, 2011-02-15) and HARP 1447 (4 maps), never seen; the same synthetic
-  fields' validation columns (the last 30% of each frame, never seen) — the only HMI truths without
-  noise of their own (SHARP maps carry 5–6 G of 720 s noise, which bounds any measured noise reduction).
+  1456, 1457, 1460 (27 maps, 2012-03-06/07), and the real high-resolution magnetograms of the Enhance
+  magnetogram corpus (`sunpy_enhance.enhance.training.magnetic`: BBSO/GST NIRIS, SST/CRISP, Hinode SP)
+  observed with HMI's PSF at 0.504″/px, their training columns only (``hmi_observed_frames("train")``);
+* held out: HARP 377 (NOAA 11158, 2011-02-15) and HARP 1447 (4 maps), never seen; the same frames'
+  validation columns (the last 30% of each frame) and the MURaM active region, never seen
+  (``hmi_observed_frames("validation")``) — HMI truths without HMI's noise (SHARP maps carry 5–6 G of
+  720 s noise, which bounds any measured noise reduction).
 
 Usage::
 

@@ -181,6 +181,55 @@ def test_weak_field_weight_of_the_supervised_loss():
     assert TrainingConfig(kind="magnetogram", weak_field_weight=4.0).weak_field_weight == 4.0
 
 
+def test_noise_twins_in_the_batch(frame):
+    """With noise twins the batch ends with the noise-free inputs of its first supervised patches."""
+    bank = PairBank([frame], phases=1, seed=0)
+    real = [np.ones((40, 40), dtype=np.float32)]
+    kwargs = {"patch_size": 16, "batch_size": 8, "steps": 1, "noise": 1e-2, "offset": 1.0, "real_images": real,
+              "forward_per_batch": 2, "seed": 2}
+    x, y = PatchDataset(bank, noise_twins=3, **kwargs)[0]
+    plain_x, plain_y = PatchDataset(bank, **kwargs)[0]
+    assert x.shape == (11, 16, 16, 1) and y.shape == (11, 32, 32, 2)
+    np.testing.assert_array_equal(x[:8], plain_x)  # the batch itself is unchanged
+    np.testing.assert_array_equal(y[8:], y[:3])  # twins share their patches' targets
+    clean = PatchDataset(bank, **{**kwargs, "noise": 0.0})[0][0]
+    np.testing.assert_allclose(x[8:], clean[:3], atol=1e-7)
+    assert np.std(x[8:] - x[:3]) == pytest.approx(1e-2, rel=0.1)
+    with pytest.raises(ValueError, match="noise_twins"):
+        PatchDataset(bank, noise_twins=7, **kwargs)
+
+
+def test_noise_propagation_penalty_of_the_loss():
+    """
+    The penalty is noise_weight x the weighted mean square difference of each noisy output and its twin's.
+
+    A network's loss on a batch whose twin outputs differ from the noisy ones by a known amount rises by
+    exactly that; the forward-consistency and supervised parts are untouched.
+    """
+    from sunpy_enhance.enhance.training.train import NOISE_TWINS
+
+    network = build_enhance_network(blocks=1, filters=4)
+    n_sup, size = 10, 8
+    rng = np.random.default_rng(1)
+    target = (rng.standard_normal((n_sup, size, size, 1)) * 0.3).astype(np.float32)
+    prediction = target + 0.01
+    twins = prediction[:NOISE_TWINS].copy()
+    twins[:, :2] += 0.02  # a quarter of the pixels differ by 20 G
+    y = np.concatenate([target, target[:NOISE_TWINS]])
+    y = np.concatenate([y, np.ones_like(y)], axis=-1)
+    y_pred = np.concatenate([prediction, twins])
+    weight = np.where(np.abs(target[:NOISE_TWINS]) < 0.1, 4.0, 1.0)
+    square = (y_pred[:NOISE_TWINS] - twins) ** 2
+    expected = 1e-4 + 3.0 * np.sum(weight * square) / np.sum(weight)
+    trainer = ForwardConsistentTrainer(network, weak_field_weight=4.0, noise_weight=3.0)
+    assert float(trainer.compute_loss(y=y, y_pred=y_pred)) == pytest.approx(expected, rel=1e-5)
+    assert float(trainer.compute_loss(y=y[:n_sup], y_pred=y_pred[:n_sup], training=False)) == pytest.approx(1e-4)
+    off = ForwardConsistentTrainer(network, weak_field_weight=4.0)
+    assert off.noise_twins == 0
+    with pytest.raises(ValueError, match="noise_weight must be 0 or positive"):
+        TrainingConfig(kind="magnetogram", noise_weight=-1)
+
+
 def test_train_resume_and_export(tmp_path, monkeypatch):
     corpus = synthetic_corpus("continuum", shape=(60, 60))
     config = TrainingConfig(kind="continuum", blocks=1, filters=8, steps_per_epoch=2, epochs=1, batch_size=6,

@@ -61,6 +61,11 @@ class TrainingConfig:
         the loss is the weighted mean). Real magnetograms are mostly weak field, but an unweighted MSE is ruled
         by the few kG pixels, so that the network learns to sharpen everywhere and amplifies the input noise
         where there is little field. 1 (the default) is the plain MSE; must be 1 for continuum.
+    noise_weight : float
+        Weight of the noise-propagation penalty: the mean square (weighted as the supervised loss) of the
+        difference between the outputs of a noisy input and of its noise-free twin, on
+        `~sunpy_enhance.enhance.training.train.NOISE_TWINS` patches per batch (the batch grows by as many).
+        0 (the default) leaves it out.
     forward_weight : float
         Weight of the forward-consistency loss (0 disables it).
     forward_per_batch : int
@@ -89,6 +94,7 @@ class TrainingConfig:
     noise_min: float | None = None
     recorrupt: bool | None = None
     weak_field_weight: float = 1.0
+    noise_weight: float = 0.0
     forward_weight: float = 1.0
     forward_per_batch: int = 8
     phases: int = 8
@@ -116,6 +122,9 @@ class TrainingConfig:
         if self.weak_field_weight <= 0 or (self.kind == "continuum" and self.weak_field_weight != 1):
             msg = (f"weak_field_weight must be positive, and 1 for continuum, not {self.weak_field_weight} "
                    f"({self.kind}).")
+            raise ValueError(msg)
+        if self.noise_weight < 0:
+            msg = f"noise_weight must be 0 or positive, not {self.noise_weight}."
             raise ValueError(msg)
         if self.precision not in ("float32", "bfloat16"):
             msg = f"precision must be 'float32' or 'bfloat16', not {self.precision!r}."

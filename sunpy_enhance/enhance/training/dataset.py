@@ -98,7 +98,10 @@ class PatchDataset(keras.utils.PyDataset):
 
     Each batch holds ``batch_size - forward_per_batch`` supervised patches (HMI-like input with Gaussian
     noise of a σ drawn per patch between ``noise_min`` and ``noise``, 28 cm target) followed by
-    ``forward_per_batch`` real HMI patches without a target, used by the forward-consistency loss. Values
+    ``forward_per_batch`` real HMI patches without a target, used by the forward-consistency loss, and
+    then, with ``noise_twins``, the noise-free inputs of the first ``noise_twins`` supervised patches (their
+    targets repeated), for the noise-propagation penalty of
+    `~sunpy_enhance.enhance.training.train.ForwardConsistentTrainer`. Values
     are in network units: the physical value minus ``offset`` (1 for I/Ic, so that the network sees a
     zero-centred signal; 0 for kG).
 
@@ -110,7 +113,7 @@ class PatchDataset(keras.utils.PyDataset):
     """
 
     def __init__(self, bank, *, patch_size=50, batch_size=32, steps=100, noise=1e-3, noise_min=None, offset=0.0,
-                 real_images=(), real_noise=None, forward_per_batch=0, seed=0, **kwargs):
+                 real_images=(), real_noise=None, forward_per_batch=0, noise_twins=0, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.bank = bank
         self.patch_size = patch_size
@@ -122,6 +125,11 @@ class PatchDataset(keras.utils.PyDataset):
         self.real_images = [np.asarray(r, dtype=np.float32) for r in real_images]
         self.real_noise = None if real_noise is None else [float(s) for s in real_noise]
         self.forward_per_batch = forward_per_batch if self.real_images else 0
+        self.noise_twins = int(noise_twins)
+        if not 0 <= self.noise_twins <= batch_size - self.forward_per_batch:
+            msg = (f"noise_twins ({noise_twins}) must lie between 0 and the supervised patches per batch "
+                   f"({batch_size - self.forward_per_batch}).")
+            raise ValueError(msg)
         self.seed = seed
         self.epoch = 0
         if self.real_images:
@@ -140,7 +148,8 @@ class PatchDataset(keras.utils.PyDataset):
         size = self.patch_size
         xs, ys = zip(*(self.bank.sample(rng, size) for _ in range(n_sup)))
         sigma = _noise_levels(rng, n_sup, self.noise, self.noise_min)
-        x = np.stack(xs) + sigma[:, None, None] * rng.standard_normal((n_sup, size, size))
+        clean = np.stack(xs)
+        x = clean + sigma[:, None, None] * rng.standard_normal((n_sup, size, size))
         y = np.stack(ys)
         flag = np.ones_like(y)
         if self.forward_per_batch:
@@ -160,6 +169,11 @@ class PatchDataset(keras.utils.PyDataset):
             x = np.concatenate([x, np.stack(inputs)])
             y = np.concatenate([y, np.stack(targets)])
             flag = np.concatenate([flag, np.zeros((self.forward_per_batch, 2 * size, 2 * size))])
+        if self.noise_twins:
+            k = self.noise_twins
+            x = np.concatenate([x, clean[:k]])
+            y = np.concatenate([y, y[:k]])
+            flag = np.concatenate([flag, np.ones((k, 2 * size, 2 * size))])
         x = (x - self.offset)[..., None].astype(np.float32)
         y = np.stack([y - self.offset, flag], axis=-1).astype(np.float32)
         return x, y

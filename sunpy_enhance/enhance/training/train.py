@@ -32,6 +32,9 @@ LINEAGE = "initialised_from.json"
 #: Weak field for ``weak_field_weight``: 100 G in network units (kG), the threshold of the noise diagnostic.
 WEAK_FIELD = 0.1
 
+#: Supervised patches per batch that also enter noise-free, for the noise-propagation penalty (``noise_weight``).
+NOISE_TWINS = 8
+
 
 def _psf_kernel_tensor():
     kernel = enhanced_grid_psf().astype(np.float32)
@@ -49,12 +52,23 @@ class ForwardConsistentTrainer(keras.Model):
     `~sunpy_enhance.enhance.training.dataset.PatchDataset`): the input itself, or its re-corrupted twin.
     This is the same operator as `sunpy_enhance.degrade.reobserve_hmi`. The MSE to the targets uses the
     other patches. Validation batches hold targets only.
+
+    With ``noise_weight`` > 0 the batch ends with `NOISE_TWINS` more patches: the noise-free inputs of its
+    first `NOISE_TWINS` supervised patches. The difference of the two outputs of each pair is the network's
+    response to that patch's input noise, the quantity `~sunpy_enhance.diagnostics.noise_propagation`
+    measures; its mean square (weighted like the supervised loss) is added ``noise_weight`` times. The MSE
+    alone already counts the propagated noise once, but its gradient sees it only through one noise draw;
+    the pair difference measures it directly, and the weight sets how much resolution is traded for a
+    quieter output.
     """
 
-    def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, weak_field_weight=1.0, **kwargs):
+    def __init__(self, network, *, forward_weight=1.0, forward_per_batch=0, weak_field_weight=1.0, noise_weight=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.weak_field_weight = float(weak_field_weight)
+        self.noise_weight = float(noise_weight)
+        self.noise_twins = NOISE_TWINS if self.noise_weight else 0
         self.forward_weight = float(forward_weight)
         self.forward_per_batch = int(forward_per_batch) if forward_weight else 0
         self._psf = _psf_kernel_tensor() if self.forward_per_batch else None
@@ -75,9 +89,12 @@ class ForwardConsistentTrainer(keras.Model):
         blurred = ops.conv(padded, ops.convert_to_tensor(self._psf), padding="valid")
         return ops.average_pool(blurred, 2, strides=2, padding="valid")
 
-    def supervised_loss(self, y_pred, target):
-        """Mean squared error to the targets, pixels with |target| < `WEAK_FIELD` weighted by ``weak_field_weight``."""
-        square = ops.square(y_pred - target)
+    def supervised_loss(self, y_pred, target, reference=None):
+        """
+        Mean squared difference of ``y_pred`` and ``reference`` (default: the targets), pixels with
+        |target| < `WEAK_FIELD` weighted by ``weak_field_weight``.
+        """
+        square = ops.square(y_pred - (target if reference is None else reference))
         if self.weak_field_weight == 1.0:
             return ops.mean(square)
         weight = ops.where(ops.abs(target) < WEAK_FIELD, self.weak_field_weight, 1.0)
@@ -86,15 +103,19 @@ class ForwardConsistentTrainer(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = y[..., :1]
         n_fwd = self.forward_per_batch if training else 0
+        n_twin = self.noise_twins if training else 0
+        extra = n_fwd + n_twin  # counted from the end: the batch size may be unknown while tracing
+        supervised = slice(None, -extra if extra else None)
+        loss = self.supervised_loss(y_pred[supervised], target[supervised])
         if n_fwd:
-            sup = self.supervised_loss(y_pred[:-n_fwd], target[:-n_fwd])
             m = self._margin
-            re = self.reobserve(y_pred[-n_fwd:])
-            measured = ops.average_pool(target[-n_fwd:], 2, strides=2, padding="valid")
+            re = self.reobserve(y_pred[-extra:][:n_fwd])
+            measured = ops.average_pool(target[-extra:][:n_fwd], 2, strides=2, padding="valid")
             fwd = ops.mean(ops.square(re[:, m:-m, m:-m] - measured[:, m:-m, m:-m]))
-            loss = sup + self.forward_weight * fwd
-        else:
-            loss = self.supervised_loss(y_pred, target)
+            loss = loss + self.forward_weight * fwd
+        if n_twin:
+            propagated = self.supervised_loss(y_pred[:n_twin], target[:n_twin], reference=y_pred[-n_twin:])
+            loss = loss + self.noise_weight * propagated
         if self.losses:
             loss = loss + ops.sum(ops.stack(self.losses))
         return loss
@@ -216,7 +237,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
     network = build_enhance_network(blocks=config.blocks, filters=config.filters, l2=config.l2, dtype=dtype)
     trainer = ForwardConsistentTrainer(network, forward_weight=config.forward_weight,
                                        forward_per_batch=config.forward_per_batch,
-                                       weak_field_weight=config.weak_field_weight)
+                                       weak_field_weight=config.weak_field_weight,
+                                       noise_weight=config.noise_weight)
     trainer.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
 
     bank = PairBank(corpus.train, phases=config.phases, seed=config.seed, input_psf=input_psf,
@@ -233,7 +255,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                         steps=config.steps_per_epoch, noise=config.noise, noise_min=config.noise_min,
                         offset=offset, real_images=corpus.real_hmi if config.forward_weight else (),
                         real_noise=real_noise,
-                        forward_per_batch=config.forward_per_batch, seed=config.seed)
+                        forward_per_batch=config.forward_per_batch, noise_twins=trainer.noise_twins,
+                        seed=config.seed)
 
     state_path = run_dir / "state.json"
     state = {"epoch": -1, "best_val_loss": float("inf"), "best_epoch": -1, "wall_before": 0.0}
