@@ -115,11 +115,10 @@ plt.show()
 ###############################################################################
 # The unsigned flux can legitimately grow under deconvolution: where opposite polarities are mixed
 # below HMI's resolution, HMI sees less unsigned flux than there is (the 28 cm truth of this scene has
-# more than the input; see the ratios printed above). Compare the parts too, not only the total: in
-# this build the enhanced unsigned flux is close to the truth's, but the negative flux grows more than
-# the positive one and the net flux falls, because the output has a negative offset in weak-field
-# areas (see the last cell). The bundled model learned from synthetic fields (see :ref:`models`):
-# check the flux budget on your own data.
+# more than the input; see the ratios printed above). Compare the parts too, not only the total: here
+# the enhanced unsigned flux is within a few per cent of the truth's and the net flux keeps its share of
+# the unsigned flux. This scene is synthetic and the bundled model learned from real magnetograms (see
+# :ref:`models`): check the flux budget on your own data.
 #
 # A cut along the row through the centre of the bipolar region: input, output and the 28 cm
 # truth. Look at the width of the polarity inversion between the two spots and at the peak fields.
