@@ -356,10 +356,12 @@ def update_cards(rows, samples):
 
     wanted = {"denoise-polarimetry": "polarimetry / ", "denoise-hmi-magnetogram": "hmi / "}
     for model, prefix in wanted.items():
-        path = model_directory(model) / "card.json"
-        card = json.loads(path.read_text())
         entries = {name[len(prefix):].split(" (")[0]: {k: round(v, 4) for k, v in row.items()}
                    for name, row in rows if name.startswith(prefix)}
+        if not entries:  # this model was not measured (--section heldout-hmi): its card keeps its numbers
+            continue
+        path = model_directory(model) / "card.json"
+        card = json.loads(path.read_text())
         card.setdefault("metrics", {})["held_out"] = {
             "how": ("benchmarks/bench_denoise.py --section heldout: held-out truth + white Gaussian noise of the "
                     f"card's level; rmse/σ = RMS(output - truth)/σ, in_1σ/in_2σ = fraction of pixels whose "

@@ -518,16 +518,16 @@ def train_denoiser(sources, run_dir, *, steps=2000, weights=None, architecture=N
                    f"({old['architecture']}, {old.get('precision', 'float32')}; asked for "
                    f"{config['architecture']}, {precision}); use another run directory or resume=False.")
             raise ValueError(msg)
-        step, elapsed = int(state["step"]), float(state["elapsed_s"])
+        step, elapsed, last = int(state["step"]), float(state["elapsed_s"]), state.get("last")
     else:
         keras.utils.set_random_seed(int(seed))  # reproducible initial weights
         model = build_unet(**arch, dtype="mixed_bfloat16" if precision == "bfloat16" else "float32")
         # No XLA: on CPUs it doubles the time of the first step and does not speed up the others.
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=DenoiseLoss(arch["bayesian"]),
                       jit_compile=False)
-        step, elapsed = 0, 0.0
+        step, elapsed, last = 0, 0.0, None
         atomic_write(run_dir / "log.jsonl", lambda tmp: tmp.write_text(""), overwrite=True)
-    state = {"step": step, "elapsed_s": elapsed, "config": config, "last": None}
+    state = {"step": step, "elapsed_s": elapsed, "config": config, "last": last}
 
     def checkpoint():
         _save_atomic(model, ckpt)

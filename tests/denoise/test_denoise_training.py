@@ -167,6 +167,16 @@ def test_resume_continues_where_it_stopped(tmp_path):
         train_denoiser(src, tmp_path / "b", steps=5, **{**kwargs, "architecture": {**TINY, "channels": 8}})
 
 
+def test_resuming_a_finished_run_keeps_its_last_log(tmp_path):
+    # Exporting again from a finished run (the same command run twice) must not lose the card's last log.
+    src = SceneSource(smooth_scene(), noise=1.0)
+    kwargs = {"batch_size": 2, "patch_size": 16, "architecture": TINY, "progress": False, "log_every": 2}
+    _, first = train_denoiser(src, tmp_path, steps=4, **kwargs)
+    _, again = train_denoiser(src, tmp_path, steps=4, **kwargs)
+    assert first["last"]["step"] == 4
+    assert again["last"] == first["last"]
+
+
 def test_time_limit_stops_with_a_checkpoint(tmp_path):
     src = SceneSource(smooth_scene(), noise=1.0)
     _, state = train_denoiser(src, tmp_path, steps=50, batch_size=2, patch_size=16, architecture=TINY,

@@ -15,7 +15,7 @@ import pytest
 from sunpy_enhance.degrade import reobserve_hmi, training_pair
 from sunpy_enhance.enhance.network import build_enhance_network
 from sunpy_enhance.enhance.training.config import TrainingConfig
-from sunpy_enhance.enhance.training.corpus import synthetic_corpus
+from sunpy_enhance.enhance.training.corpus import DATA_CREDITS, credits_for, synthetic_corpus
 from sunpy_enhance.enhance.training.dataset import PairBank, PatchDataset, dihedral
 from sunpy_enhance.enhance.training.frames import Frame, normalize_continuum_frame
 from sunpy_enhance.enhance.training.history import convergence, training_stages
@@ -153,6 +153,16 @@ def test_tiny_training_on_real_structure(shared_data, tmp_path):
     assert all(0.001 < s < 0.01 for s in supervision["sigma_per_image"])  # kG: 1-10 G
     assert card["training_data"]["input_noise"]["sigma_min"] == pytest.approx(0.006)
     assert np.isfinite(card["training"]["best_validation_mse"])
+
+
+def test_credits_for_corpus_paths_and_flat_names():
+    # A derived array saved under a flat name still credits its source; unrelated names credit nothing.
+    niris = DATA_CREDITS["magnetograms/gst_niris_bz_2017"]
+    assert credits_for(["magnetograms/gst_niris_bz_2017-07-13T20-15-49.fits[train]"]) == [niris]
+    assert credits_for(["/runs/hmi_observed_magnetograms_gst_niris_bz_2017-07-13T20-15-49_train.npy"]) == [niris]
+    assert credits_for(["/runs/hmi_observed_hinode_stV_rebinned_idl.npy"]) == [DATA_CREDITS["hinode/st"]]
+    assert credits_for(["hmi/enhance_sample_blos.fits"]) == [DATA_CREDITS["hmi/"]]
+    assert credits_for(["my_field.npy"]) == []
 
 
 def test_forward_operator_in_graph_equals_numpy():

@@ -43,16 +43,23 @@ DATA_CREDITS = {
                              "validation only)",
     "denoise/sst_crisp": "SST/CRISP polarimetry (Swedish 1-m Solar Telescope) and its denoised version by "
                          "Diaz Baso et al. 2019, from cdiazbas/denoiser",
-    "hinode/": "Hinode SP (JAXA/NAOJ with NASA, ESA, STFC; Hinode data policy), cube from aasensio/aussois",
+    "hinode/st": "Hinode SP (JAXA/NAOJ with NASA, ESA, STFC; Hinode data policy), cube from aasensio/aussois",
     "hmi/": "SDO/HMI (NASA/SDO and the HMI science team), SHARP and sample files from mbobra/SHARPs, "
             "fernandesi2244/HMI-Data-Analysis, HelioML/HelioML and cdiazbas/enhance",
 }
 
 
 def credits_for(names):
-    """The `DATA_CREDITS` entries of every corpus file named in ``names`` (frame notes or file names)."""
+    """
+    The `DATA_CREDITS` entries of every corpus file named in ``names`` (frame notes or file names).
+
+    A corpus path that names a file (not only a folder) also counts when it is part of a file name with its ``/``
+    written as ``_``: arrays derived from it and saved under a flat name, such as
+    ``hmi_observed_magnetograms_gst_niris_bz_2017-07-13T20-15-49_train.npy`` from ``benchmarks/denoise_data.py``.
+    """
     text = " ".join(str(n) for n in names)
-    return [credit for prefix, credit in DATA_CREDITS.items() if prefix in text]
+    return [credit for prefix, credit in DATA_CREDITS.items()
+            if prefix in text or (not prefix.endswith("/") and prefix.replace("/", "_") in text)]
 
 
 #: Fraction of each frame's columns held out for validation (never used in training).
