@@ -151,9 +151,11 @@ def _enhance_card_rst(card):
                   f"λ = {psf_out.get('wavelength_angstrom')} Å")
     length = optimiser = machine = None
     if epochs is not None:
+        # the card counts epochs from 0 (``best_epoch``), the page and the training command from 1
+        best_epoch = training["best_epoch"] + 1 if training.get("best_epoch") is not None else None
         length = (f"{epochs} of {configured} configured epochs ({training.get('steps_completed')} steps of "
                   f"{training.get('batch_size')} patches of {training.get('patch_size')}² input pixels, "
-                  f"{training.get('patches_seen')} patches in all); best epoch {training.get('best_epoch')}")
+                  f"{training.get('patches_seen')} patches in all); best epoch {best_epoch}")
     if training:
         optimiser = (f"Adam, learning rate {training.get('learning_rate')}; ℓ2 {training.get('l2')}; "
                      f"input noise {training.get('noise')} (network units); precision "
