@@ -348,8 +348,8 @@ def _figure_side_by_side(figures, name, noisy, published, ours, std, sigma):
     plt.close(fig)
 
 
-def update_cards(rows, samples):
-    """Write the held-out numbers into the bundled models' cards."""
+def update_cards(rows, samples, section):
+    """Write the held-out numbers into the bundled models' cards; ``section`` is the one that measured them."""
     import json
 
     from sunpy_enhance.models import model_directory
@@ -363,7 +363,7 @@ def update_cards(rows, samples):
         path = model_directory(model) / "card.json"
         card = json.loads(path.read_text())
         card.setdefault("metrics", {})["held_out"] = {
-            "how": ("benchmarks/bench_denoise.py --section heldout: held-out truth + white Gaussian noise of the "
+            "how": (f"benchmarks/bench_denoise.py --section {section}: held-out truth + white Gaussian noise of the "
                     f"card's level; rmse/σ = RMS(output - truth)/σ, in_1σ/in_2σ = fraction of pixels whose "
                     f"truth lies within ±1σ/±2σ of the output (MC dropout samples = {samples})"),
             "date": time.strftime("%Y-%m-%d"),
@@ -401,7 +401,7 @@ def main():
     if "heldout" in args.section or "heldout-hmi" in args.section:
         rows = section_heldout(args.samples, args.figures, args.hmi_model, polarimetry="heldout" in args.section)
         if args.update_cards:
-            update_cards(rows, args.samples)
+            update_cards(rows, args.samples, "heldout" if "heldout" in args.section else "heldout-hmi")
     if "selfsup" in args.section:
         section_selfsup()
     if "published" in args.section:
