@@ -8,7 +8,8 @@ with the same model: the data to 1e-3 I/Ic (continuum) and 0.5 G (magnetogram), 
 (a non-HMI map, a corrupt file, an image too large for a browser) must give a clear message in the page.
 
 Needs Debian's ``chromium`` (``CHROMIUM=...`` for another) and either a built page or node + npm to build it
-(``npm ci && npm run build`` in web/, done once here when web/dist is missing); skips with the reason otherwise.
+(``npm ci && npm run build`` in web/, done here when web/dist is missing or carries other models than the package);
+skips with the reason otherwise.
 The screenshot of the viewer goes to ``SUNPY_ENHANCE_SCREENSHOT`` when set (the docs use
 ``docs/images/browser_viewer.png``), else to the test's temporary folder. Timings are printed (``-s``).
 """
@@ -35,14 +36,36 @@ pytestmark = pytest.mark.slow
 
 
 # -- fixtures -------------------------------------------------------------------------------------------------------
+def _dist_is_current():
+    """web/dist is built and carries the package's models as they are now (same ONNX files, same cards' steps)."""
+    import hashlib
+
+    if not ((DIST / "index.html").is_file() and (DIST / "models" / "manifest.json").is_file()):
+        return False
+    models = ROOT / "sunpy_enhance" / "data" / "models"
+    for entry in json.loads((DIST / "models" / "manifest.json").read_text())["models"]:
+        onnx, card = models / entry["name"] / "model.onnx", models / entry["name"] / "card.json"
+        if entry["source"] != "package":
+            continue
+        if not onnx.is_file() or hashlib.sha256(onnx.read_bytes()).hexdigest() != entry["sha256"]:
+            return False
+        if json.loads(card.read_text()).get("consistency") != entry["consistency"]:
+            return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def web_dist():
-    """web/dist, built once (npm ci && npm run build) when it is missing and npm is there; else skip."""
-    built = lambda: (DIST / "index.html").is_file() and (DIST / "models" / "manifest.json").is_file()  # noqa: E731
+    """
+    web/dist, built (npm ci && npm run build) when it is missing or older than the package's models and npm is
+    there; else skip.
+    """
+    built = _dist_is_current
     if not built():
         npm = shutil.which("npm")
         if npm is None or shutil.which("node") is None:
-            pytest.skip("the browser page is not built (web/dist) and node/npm are not installed to build it")
+            pytest.skip("the browser page is not built (web/dist) or carries older models than the package, and "
+                        "node/npm are not installed to build it")
         import fcntl
 
         with open(WEB / ".build.lock", "w") as lock:  # pytest-xdist workers build it once
