@@ -109,6 +109,18 @@ def test_hmi_noise_sigma_measures_white_noise():
     assert hmi_noise_sigma(field + 0.006 * rng.standard_normal(field.shape)) == pytest.approx(0.006, rel=0.05)
 
 
+def test_frames_of_one_scene_sampled_as_one(frame):
+    """Four frames of one scene are drawn as often as one frame of the same area, not four times as often."""
+    other = dataclasses.replace(frame, name="other")
+    repeats = [dataclasses.replace(frame, name=f"repeat {i}", scene="one scene") for i in range(4)]
+    bank = PairBank([other, *repeats], phases=2, seed=0)
+    share = {name: bank.weights[[n == name for n in bank.names]].sum() for name in set(bank.names)}
+    assert share["other"] == pytest.approx(0.5)
+    assert sum(share[f"repeat {i}"] for i in range(4)) == pytest.approx(0.5)
+    # the split halves of a frame keep its scene
+    assert {part.scene for part in repeats[0].split(0.3)} == {"one scene"}
+
+
 def test_real_magnetogram_frames(shared_data):
     """Real structure in kG; validation columns never trained on; the MHD active region is validation only."""
     from sunpy_enhance.enhance.training.magnetic import (
@@ -120,6 +132,7 @@ def test_real_magnetogram_frames(shared_data):
     train, validation = real_magnetogram_frames(shared_data)
     names = [f.name for f in train]
     assert sum("gst_niris_bz" in n for n in names) == 4 and any("sdnn" in n for n in names)
+    assert len({f.scene for f in train if "gst_niris_bz" in f.name}) == 1  # one scene, minutes apart
     assert any("sst_crisp" in n for n in names) and any("hinode" in n for n in names)
     assert not any("muram" in n for n in names) and any("muram" in f.name for f in validation)
     for frame in train + validation:

@@ -1,6 +1,8 @@
 """
 Aligned input/target patches for training Enhance, and real HMI patches for forward consistency.
 """
+import collections
+
 import astropy.units as u
 import keras
 import numpy as np
@@ -35,6 +37,8 @@ class PairBank:
     def __init__(self, frames, *, phases=8, seed=0, input_psf=None, target_psf=None):
         rng = np.random.default_rng(seed)
         self.inputs, self.targets, self.names = [], [], []
+        shared = collections.Counter(frame.scene for frame in frames if frame.scene)
+        repeats = []
         for frame in frames:
             ratio = (HMI_PIXEL_SCALE / frame.pixel_scale).to_value(u.one)
             kwargs = {}
@@ -49,7 +53,9 @@ class PairBank:
                 self.inputs.append(x.astype(np.float32))
                 self.targets.append(y.astype(np.float32))
                 self.names.append(frame.name)
-        self.weights = np.array([x.size for x in self.inputs], dtype=float)
+                repeats.append(shared[frame.scene] if frame.scene else 1)
+        # patches drawn in proportion to area, a scene's area counted once however many frames show it
+        self.weights = np.array([x.size for x in self.inputs], dtype=float) / repeats
         self.weights /= self.weights.sum()
 
     def sample(self, rng, size):

@@ -40,6 +40,10 @@ class Frame:
         ``"wrap"`` for periodic simulation boxes.
     notes : str
         What was done to it (normalisation, contrast factor, synthetic field recipe) for the model card.
+    scene : str
+        The piece of Sun it shows, when other frames show it too (consecutive frames of one observation):
+        training draws patches from such frames as if they were one frame, so a scene observed four times
+        is not sampled four times as often. Empty: a scene of its own.
     """
 
     data: np.ndarray
@@ -47,6 +51,7 @@ class Frame:
     name: str
     boundary: str = "reflect"
     notes: str = ""
+    scene: str = ""
 
     def split(self, fraction):
         """

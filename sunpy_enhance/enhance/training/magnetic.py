@@ -143,7 +143,8 @@ def real_magnetogram_frames(root):
         data = read_array(mag / name)[_NIRIS_CROP, _NIRIS_CROP] / 1000.0
         niris.append(Frame(data=data, pixel_scale=_NIRIS_SCALE, name=f"magnetograms/{name}",
                            notes="BBSO/GST NIRIS B_z (G/1000), NOAA 12665 2017-07-13 20:15 UT scene, "
-                                 "border cut to [50:670, 50:670]"))
+                                 "border cut to [50:670, 50:670]",
+                           scene="GST/NIRIS NOAA 12665 2017-07-13 20:15 UT"))
     for i, frame in enumerate(niris):
         tr, va = frame.split(HELD_OUT_COLUMNS)
         train.append(tr)
