@@ -60,8 +60,7 @@ def web_dist():
     web/dist, built (npm ci && npm run build) when it is missing or older than the package's models and npm is
     there; else skip.
     """
-    built = _dist_is_current
-    if not built():
+    if not _dist_is_current():
         npm = shutil.which("npm")
         if npm is None or shutil.which("node") is None:
             pytest.skip("the browser page is not built (web/dist) or carries older models than the package, and "
@@ -70,7 +69,7 @@ def web_dist():
 
         with open(WEB / ".build.lock", "w") as lock:  # pytest-xdist workers build it once
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not built():
+            if not _dist_is_current():
                 if not (WEB / "node_modules").is_dir():
                     subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
                 subprocess.run([npm, "run", "build"], cwd=WEB, check=True)
