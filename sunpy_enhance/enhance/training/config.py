@@ -18,7 +18,8 @@ NORMALISATION = {
 #: of the shared corpus: for continuum σ = 2 leaves their PSNR unchanged (±0.03 dB) while σ ≤ 1 costs up to
 #: 0.2 dB. For magnetograms σ = 2 too: with 10 G input noise, the whole residual (σ = 0) puts part of that noise
 #: back (weak-field noise passed 11.0–11.5 G against 10.3–10.9 G with σ = 2; RMS error 1–3% higher on three of the
-#: four frames), at the price of a larger forward residual on the real HMI sample (15.9 G against 14.4 G).
+#: four frames), at the price of a larger forward residual on the real HMI sample (15.9 G against 14.4 G; measured
+#: with the model of the noise-penalty stage).
 CONSISTENCY = {
     "continuum": {"method": "one back-projection step", "smoothing_hmi_pixels": 2.0},
     "magnetogram": {"method": "one back-projection step", "smoothing_hmi_pixels": 2.0},
