@@ -299,6 +299,9 @@ def _metrics_rst(metrics):
                                     "RMS network (G)": q["rms_network"], "RMS bicubic": q["rms_bicubic"],
                                     "RMS best RL": q["rms_richardson-lucy"], "RL setting": q["rl_setting"],
                                     "network / RL": q["ratio_to_rl"], "network / bicubic": q["ratio_to_bicubic"],
+                                    "RMS from noise-free input (network / RL)":
+                                        f"{q['rms_noise_free_network']:.1f} / "
+                                        f"{q['rms_noise_free_richardson-lucy']:.1f}",
                                     "noise passed, weak field (network / bicubic / RL)":
                                         f"{q['weak_network']:.1f} / {q['weak_bicubic']:.1f} / "
                                         f"{q['weak_richardson-lucy']:.1f}",
