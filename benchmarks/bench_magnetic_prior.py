@@ -5,7 +5,7 @@ For every frame of the magnetogram corpus (`sunpy_enhance.enhance.training.real_
 the HMI forward model (PSF, 0.504″ pixels, no noise), and for the real HMI maps of the shared folder (the 33 SHARP
 line-of-sight magnetograms, the Enhance sample), prints:
 
-* the fraction of pixels with |B| < 30 G and the median |B|;
+* the fraction of pixels with |B| < 30 G, the median |B| and the rms of B;
 * the noise level measured from neighbouring weak-field pixels (`hmi_noise_sigma`; real maps only have noise);
 * the power spectrum density (G² arcsec², `PowerSpectrum.density`) in three bands of angular frequency.
 
@@ -52,7 +52,8 @@ def row(name, images_g, noise=True):
                 values.append(np.mean(s.density[keep]))
         bands.append(f"{np.exp(np.mean(np.log(values))):.3g}" if values else "-")
     sigma = np.median([hmi_noise_sigma(i, weak=50.0) for i in images_g]) if noise else float("nan")
-    return [name, f"{stats['weak_fraction']:.2f}", f"{1000 * stats['median_abs']:.1f}",
+    rms = np.sqrt(np.mean(np.concatenate([i[np.isfinite(i)] ** 2 for i in images_g])))
+    return [name, f"{stats['weak_fraction']:.2f}", f"{1000 * stats['median_abs']:.1f}", f"{rms:.0f}",
             "-" if not noise else f"{sigma:.1f}", *bands]
 
 
@@ -67,7 +68,7 @@ def main():
     rows.append(row(f"real HMI: {len(sharps)} SHARP LOS magnetograms (720 s, CEA)", [1000.0 * s for s in sharps]))
     sample = read_array(SHARED / "hmi" / "enhance_sample_blos.fits")
     rows.append(row("real HMI: Enhance sample (enhance_sample_blos.fits)", [sample]))
-    header = ["image at HMI resolution", "|B|<30 G", "median |B| (G)", "noise (G)",
+    header = ["image at HMI resolution", "|B|<30 G", "median |B| (G)", "rms B (G)", "noise (G)",
               *[f"P {lo}-{hi}/arcsec (G² arcsec²)" for lo, hi in BANDS]]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print("Training truths (noise-free, after the HMI forward model) against real HMI magnetograms")
