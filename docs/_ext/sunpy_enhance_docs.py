@@ -302,6 +302,10 @@ def _metrics_rst(metrics):
                                     "RMS from noise-free input (network / RL)":
                                         f"{q['rms_noise_free_network']:.1f} / "
                                         f"{q['rms_noise_free_richardson-lucy']:.1f}",
+                                    "beyond HMI's Nyquist: truth / network error / RL error":
+                                        f"{frame['rms_truth_beyond_hmi_nyquist']:.1f} / "
+                                        f"{q['rms_beyond_hmi_nyquist_network']:.1f} / "
+                                        f"{q['rms_beyond_hmi_nyquist_richardson-lucy']:.1f}",
                                     "noise passed, weak field (network / bicubic / RL)":
                                         f"{q['weak_network']:.1f} / {q['weak_bicubic']:.1f} / "
                                         f"{q['weak_richardson-lucy']:.1f}",

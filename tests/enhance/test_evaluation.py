@@ -1,12 +1,12 @@
 """
 The magnetogram noise study of ``sunpy-enhance evaluate``: RMS against the truth from noisy and noise-free input,
-propagated noise, and the report that shows them.
+propagated noise, the truth's detail beyond HMI's Nyquist frequency, and the report that shows them.
 """
 import astropy.units as u
 import numpy as np
 import pytest
 
-from sunpy_enhance.enhance.training.evaluation import magnetogram_noise_study, write_report
+from sunpy_enhance.enhance.training.evaluation import magnetogram_noise_study, unsampled_detail, write_report
 from sunpy_enhance.enhance.training.frames import Frame
 
 
@@ -52,4 +52,41 @@ def test_report_shows_the_noise_free_errors(study, tmp_path):
     text = path.read_text()
     assert "RMS from noise-free input: network / RL" in text
     row = study["10G"]
-    assert (f"{row['rms_noise_free_network']:.1f} / {row['rms_noise_free_richardson-lucy']:.1f}") in text
+    assert (f"{row['rms_noise_free_network']:.1f} / {row['rms_noise_free_richardson-lucy']:.1f} | "
+            f"{study['rms_truth_beyond_hmi_nyquist']:.1f} / {row['rms_beyond_hmi_nyquist_network']:.1f} / "
+            f"{row['rms_beyond_hmi_nyquist_richardson-lucy']:.1f} |") in text
+
+
+@pytest.mark.parametrize(("period", "beyond"), [(2.0, False), (1.3, False), (0.8, True), (0.6, True)])
+def test_unsampled_detail_is_what_lies_beyond_hmi_nyquist(period, beyond):
+    """A 100 G ripple of a given period (″) on a 0.252″ grid, with a 50 G slow one: HMI's 0.504″ pixels sample
+    periods longer than 1.008″ only; a shorter one is unsampled detail in full (rms 100/√2 G), the slow one never."""
+    y, x = np.mgrid[:200, :180] * 0.252
+    image = 100 * np.cos(2 * np.pi * x / period + 0.3) + 50 * np.sin(2 * np.pi * y / 3.1)
+    rms = np.sqrt(np.mean(unsampled_detail(image, 0.252 * u.arcsec) ** 2))
+    if beyond:
+        assert rms == pytest.approx(100 / np.sqrt(2), rel=0.01)
+    else:
+        assert rms < 0.06 * 100 / np.sqrt(2)
+
+
+def test_unsampled_detail_needs_a_finer_grid():
+    with pytest.raises(ValueError, match="finer than the sampling"):
+        unsampled_detail(np.zeros((8, 8)), 0.6 * u.arcsec)
+
+
+def test_truth_beyond_nyquist_bounds_the_band_limited_methods(study):
+    """Bicubic interpolation restores nothing beyond HMI's Nyquist frequency, so its noise-free error is at least
+    the truth's detail there."""
+    floor = study["rms_truth_beyond_hmi_nyquist"]
+    assert 0 < floor <= study["10G"]["rms_noise_free_bicubic"]
+
+
+def test_error_beyond_nyquist_is_part_of_the_error(study):
+    """Each method's error beyond HMI's Nyquist frequency is a part of its whole error (an orthogonal split), and
+    bicubic interpolation, which cannot put back finer detail, errs there by at least about the truth's own."""
+    for level in ("10G", "6G"):
+        row = study[level]
+        for method in ("network", "bicubic", "richardson-lucy"):
+            assert 0 < row[f"rms_beyond_hmi_nyquist_{method}"] < row[f"rms_{method}"]
+        assert row["rms_beyond_hmi_nyquist_bicubic"] > 0.9 * study["rms_truth_beyond_hmi_nyquist"]
