@@ -70,8 +70,14 @@ def main():
     rows.append(row("real HMI: Enhance sample (enhance_sample_blos.fits)", [sample]))
     header = ["image at HMI resolution", "|B|<30 G", "median |B| (G)", "rms B (G)", "noise (G)",
               *[f"P {lo}-{hi}/arcsec (G² arcsec²)" for lo, hi in BANDS]]
+    print_table("Training truths (noise-free, after the HMI forward model) against real HMI magnetograms", header,
+                rows)
+
+
+def print_table(title, header, rows):
+    """Print a title and a table with columns as wide as their widest cell."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print("Training truths (noise-free, after the HMI forward model) against real HMI magnetograms")
+    print(title)
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
     print("  ".join("-" * w for w in widths))
     for r in rows:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from bench_magnetic_prior import print_table
 from scipy import ndimage
 
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, training_pair
@@ -104,15 +105,9 @@ def main():
                 error = output - truth
                 rows.append([name, method, which, f"{np.sqrt(np.mean(crop(error) ** 2)):.1f}",
                              *[f"{v:.1f}" for v in band_rms(error)], f"{weak_gain(output, truth):.3f}"])
-    widths = [max(len(str(r[k])) for r in [header, *rows]) for k in range(len(header))]
-    print(f"Error against the 28 cm truth by band of spatial frequency (model {args.model}; "
-          f"HMI's Nyquist = {(0.5 / HMI_PIXEL_SCALE).to_value(1 / u.arcsec):.2f} arcsec⁻¹; "
-          "the truth rows give the truth's own rms per band)")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
-
+    print_table(f"Error against the 28 cm truth by band of spatial frequency (model {args.model}; "
+                f"HMI's Nyquist = {(0.5 / HMI_PIXEL_SCALE).to_value(1 / u.arcsec):.2f} arcsec⁻¹; "
+                "the truth rows give the truth's own rms per band)", header, rows)
 
 if __name__ == "__main__":
     main()
