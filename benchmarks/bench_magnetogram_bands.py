@@ -36,10 +36,10 @@ from scipy import ndimage
 from sunpy_enhance.degrade import ENHANCED_PIXEL_SCALE, HMI_PIXEL_SCALE, training_pair
 from sunpy_enhance.enhance import enhance_array
 from sunpy_enhance.enhance.training.evaluation import (
-    BORDER,
     WEAK_FIELD,
     best_richardson_lucy,
     bicubic_x2,
+    crop_border,
     unsampled_detail,
 )
 from sunpy_enhance.enhance.training.magnetic import real_magnetogram_frames
@@ -53,8 +53,7 @@ GAIN_CLEARANCE = 4
 
 
 def crop(image):
-    b = 2 * BORDER
-    return image[b:-b, b:-b]
+    return crop_border(image, 2)
 
 
 def detail_beyond(image, fraction):

@@ -33,9 +33,9 @@ from sunpy_enhance.io import atomic_write, read_array
 from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
-__all__ = ["best_richardson_lucy", "bicubic_x2", "detail_correlation", "evaluate_model", "magnetogram_noise_study",
-           "psnr", "quiet_highpass_std", "raw_photometry", "ssim", "targets_table", "unsampled_detail",
-           "write_card_metrics", "write_report"]
+__all__ = ["best_richardson_lucy", "bicubic_x2", "crop_border", "detail_correlation", "evaluate_model",
+           "magnetogram_noise_study", "psnr", "quiet_highpass_std", "raw_photometry", "ssim", "targets_table",
+           "unsampled_detail", "write_card_metrics", "write_report"]
 
 #: Richardson–Lucy iteration counts tried; the best (highest PSNR) is reported.
 RL_ITERATIONS = (5, 10, 20, 40)
@@ -82,7 +82,11 @@ def detail_correlation(a, b, hmi):
     return float(np.corrcoef(da[keep], db[keep])[0, 1])
 
 
-def _crop(image, factor=1):
+def crop_border(image, factor=1):
+    """
+    The part of an image that every score is computed on: ``BORDER`` HMI pixels (``BORDER * factor`` pixels of an
+    image ``factor`` times finer) cut from each side, where the network and the references see the frame's edge.
+    """
     b = BORDER * factor
     return image[b:-b, b:-b]
 
@@ -121,18 +125,18 @@ def _validation(kind, corpus, model, noise, seed, figures):
         best = None
         for n in RL_ITERATIONS:
             rl = richardson_lucy(hmi, iterations=n)
-            score = psnr(_crop(rl, 2), _crop(target, 2))
+            score = psnr(crop_border(rl, 2), crop_border(target, 2))
             if best is None or score > best[0]:
                 best = (score, n, rl)
         outputs["richardson-lucy"] = best[2]
         row = {"frame": frame.name, "shape": list(hmi.shape), "rl_iterations": best[1]}
-        t = _crop(target, 2)
+        t = crop_border(target, 2)
         for name, out in outputs.items():
-            o = _crop(out, 2)
+            o = crop_border(out, 2)
             row[f"psnr_{name}"] = psnr(o, t)
             row[f"ssim_{name}"] = ssim(o, t)
-        row["photometry_network"] = float(_crop(outputs["network"], 2).mean() / _crop(hmi).mean() - 1) \
-            if kind == "continuum" else float(_crop(outputs["network"], 2).mean() - _crop(hmi).mean())
+        row["photometry_network"] = float(crop_border(outputs["network"], 2).mean() / crop_border(hmi).mean() - 1) \
+            if kind == "continuum" else float(crop_border(outputs["network"], 2).mean() - crop_border(hmi).mean())
         if kind == "continuum":
             row["photometry_raw_network"] = raw_photometry(hmi, model)
             for name, img in (("input", hmi), ("target", target), ("network", outputs["network"])):
@@ -200,7 +204,7 @@ def best_richardson_lucy(hmi, clean, truth, sigma):
         for n in RL_MAGNETOGRAM_ITERATIONS:
             kwargs = {"iterations": n, "damping": damping, "noise": sigma if damping else None}
             out = richardson_lucy(hmi, **kwargs)
-            score = _rms(_crop(out, 2), _crop(truth, 2))
+            score = _rms(crop_border(out, 2), crop_border(truth, 2))
             if best is None or score < best[0]:
                 best = (score, kwargs, out)
     score, kwargs, noisy = best
@@ -252,7 +256,7 @@ def unsampled_detail(image, pixel_scale: u.arcsec, *, sampling: u.arcsec = HMI_P
 
 def _rms_beyond_hmi_nyquist(image):
     """RMS, inside the evaluation border, of an Enhance-grid image's detail beyond HMI's Nyquist frequency."""
-    return float(np.sqrt(np.mean(_crop(unsampled_detail(image, ENHANCED_PIXEL_SCALE), 2) ** 2)))
+    return float(np.sqrt(np.mean(crop_border(unsampled_detail(image, ENHANCED_PIXEL_SCALE), 2) ** 2)))
 
 
 def magnetogram_noise_study(frame, model, *, noise_levels=MAGNETOGRAM_NOISE_LEVELS, seed=0, figure=None):
@@ -294,12 +298,12 @@ def magnetogram_noise_study(frame, model, *, noise_levels=MAGNETOGRAM_NOISE_LEVE
                    "bicubic": (bicubic_x2(hmi), bicubic_x2(clean)),
                    "richardson-lucy": (rl_noisy, rl_clean)}
         row = {"rl_setting": rl_label}
-        t = _crop(truth, 2)
+        t = crop_border(truth, 2)
         for name, (noisy, noise_free) in outputs.items():
-            row[f"rms_{name}"] = _rms(_crop(noisy, 2), t)
-            row[f"rms_noise_free_{name}"] = _rms(_crop(noise_free, 2), t)
+            row[f"rms_{name}"] = _rms(crop_border(noisy, 2), t)
+            row[f"rms_noise_free_{name}"] = _rms(crop_border(noise_free, 2), t)
             row[f"rms_beyond_hmi_nyquist_{name}"] = _rms_beyond_hmi_nyquist(noisy - truth)
-            prop = noise_propagation(_crop(noisy, 2), _crop(noise_free, 2), t, threshold=WEAK_FIELD * u.G,
+            prop = noise_propagation(crop_border(noisy, 2), crop_border(noise_free, 2), t, threshold=WEAK_FIELD * u.G,
                                      pixel_scale=0.252 * u.arcsec)
             row[f"weak_{name}"] = float(prop.weak_rms.to_value(u.G))
             row[f"strong_{name}"] = float(prop.strong_rms.to_value(u.G))
@@ -334,7 +338,7 @@ def quiet_highpass_std(image, hmi, *, smoothing=2.0, limit=50.0):
     quiet = np.repeat(np.repeat(quiet, 2, axis=0), 2, axis=1)
     image = np.asarray(image, dtype=float)
     high = image - ndimage.gaussian_filter(image, smoothing)
-    return float(np.std(_crop(high, 2)[_crop(quiet, 2)]))
+    return float(np.std(crop_border(high, 2)[crop_border(quiet, 2)]))
 
 
 def _real_samples(kind, root, model, figures):
