@@ -77,6 +77,32 @@ def test_per_patch_noise_between_the_limits(frame):
     assert sigma.max() - sigma.min() > 0.003  # a range, not one level
 
 
+def test_field_scaling_scales_input_and_target_alike():
+    """With field_scale_min each supervised pair is one exact pair of a weaker field: input and target share one
+    factor per patch, drawn between field_scale_min and 1, before the noise."""
+    rng = np.random.default_rng(5)
+    frame = Frame(data=rng.standard_normal((240, 240)) * 0.3, pixel_scale=SCALE, name="field")
+    bank = PairBank([frame], phases=1, seed=0)
+    kwargs = {"patch_size": 16, "batch_size": 64, "steps": 1, "noise": 0.0, "seed": 2}
+    plain_x, plain_y = PatchDataset(bank, **kwargs)[0]
+    x, y = PatchDataset(bank, field_scale_min=0.25, **kwargs)[0]
+    factor = np.sum(x * plain_x, axis=(1, 2, 3)) / np.sum(plain_x ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(x, factor[:, None, None, None] * plain_x, atol=1e-6)
+    np.testing.assert_allclose(y[..., 0], factor[:, None, None] * plain_y[..., 0], atol=1e-6)
+    np.testing.assert_array_equal(y[..., 1], 1)
+    assert factor.min() >= 0.25 and factor.max() <= 1
+    assert factor.min() < 0.35 and factor.max() > 0.8  # spread over the range
+    # the noise is added after the scaling: its level is the one asked for, whatever the factor
+    noisy = PatchDataset(bank, field_scale_min=0.25, **{**kwargs, "noise": 0.01})[0][0]
+    assert np.std(noisy - x) == pytest.approx(0.01, rel=0.05)
+    with pytest.raises(ValueError, match="offset 0"):
+        PatchDataset(bank, field_scale_min=0.5, offset=1.0)
+    with pytest.raises(ValueError, match="1 for continuum"):
+        TrainingConfig(kind="continuum", field_scale_min=0.5)
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        TrainingConfig(kind="magnetogram", field_scale_min=0)
+
+
 def test_recorrupted_real_patches():
     """Real patches become input y + z and measurement-domain target y - z with z of the image's own noise."""
     frame = Frame(data=np.zeros((200, 200)), pixel_scale=SCALE, name="flat")

@@ -64,6 +64,14 @@ class TrainingConfig:
         the loss is the weighted mean). Real magnetograms are mostly weak field, but an unweighted MSE is ruled
         by the few kG pixels, so that the network learns to sharpen everywhere and amplifies the input noise
         where there is little field. 1 (the default) is the plain MSE; must be 1 for continuum.
+    field_scale_min : float
+        Magnetograms: each supervised patch's field, input and target alike, is multiplied by a factor drawn
+        log-uniformly between ``field_scale_min`` and 1 before the noise is added. The HMI forward model is
+        linear in B, so a scaled pair is as exact as the original; it shows the network plage and network
+        weaker than the training scenes (real HMI magnetograms are mostly weak field) at the same noise, instead of
+        teaching it that weak fine structure is noise. What it assumes is that a weaker region at 28 cm looks
+        like a stronger one with its field scaled (a lower filling factor), not like a differently shaped one.
+        1 (the default) leaves the fields as they are; must be 1 for continuum.
     noise_weight : float
         Weight of the noise-propagation penalty: the mean square (weighted as the supervised loss) of the
         difference between the outputs of a noisy input and of its noise-free twin, on
@@ -97,6 +105,7 @@ class TrainingConfig:
     noise_min: float | None = None
     recorrupt: bool | None = None
     weak_field_weight: float = 1.0
+    field_scale_min: float = 1.0
     noise_weight: float = 0.0
     forward_weight: float = 1.0
     forward_per_batch: int = 8
@@ -124,6 +133,10 @@ class TrainingConfig:
             self.recorrupt = self.kind == "magnetogram"
         if self.weak_field_weight <= 0 or (self.kind == "continuum" and self.weak_field_weight != 1):
             msg = (f"weak_field_weight must be positive, and 1 for continuum, not {self.weak_field_weight} "
+                   f"({self.kind}).")
+            raise ValueError(msg)
+        if not 0 < self.field_scale_min <= 1 or (self.kind == "continuum" and self.field_scale_min != 1):
+            msg = (f"field_scale_min must lie in (0, 1], and be 1 for continuum, not {self.field_scale_min} "
                    f"({self.kind}).")
             raise ValueError(msg)
         if self.noise_weight < 0:

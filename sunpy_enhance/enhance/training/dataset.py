@@ -103,7 +103,9 @@ class PatchDataset(keras.utils.PyDataset):
     Batches of training patches drawn afresh every step, reproducible from a seed.
 
     Each batch holds ``batch_size - forward_per_batch`` supervised patches (HMI-like input with Gaussian
-    noise of a σ drawn per patch between ``noise_min`` and ``noise``, 28 cm target) followed by
+    noise of a σ drawn per patch between ``noise_min`` and ``noise``, 28 cm target; with ``field_scale_min`` < 1
+    the noise-free input and the target of each are first multiplied by one factor drawn log-uniformly between
+    ``field_scale_min`` and 1, which needs ``offset`` 0, i.e. magnetograms) followed by
     ``forward_per_batch`` real HMI patches without a target, used by the forward-consistency loss, and
     then, with ``noise_twins``, the noise-free inputs of the first ``noise_twins`` supervised patches (their
     targets repeated), for the noise-propagation penalty of
@@ -119,7 +121,8 @@ class PatchDataset(keras.utils.PyDataset):
     """
 
     def __init__(self, bank, *, patch_size=50, batch_size=32, steps=100, noise=1e-3, noise_min=None, offset=0.0,
-                 real_images=(), real_noise=None, forward_per_batch=0, noise_twins=0, seed=0, **kwargs):
+                 field_scale_min=1.0, real_images=(), real_noise=None, forward_per_batch=0, noise_twins=0, seed=0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.bank = bank
         self.patch_size = patch_size
@@ -128,6 +131,11 @@ class PatchDataset(keras.utils.PyDataset):
         self.noise = noise
         self.noise_min = noise_min
         self.offset = offset
+        if field_scale_min != 1 and (offset != 0 or not 0 < field_scale_min < 1):
+            msg = (f"field_scale_min ({field_scale_min}) must lie in (0, 1], and scaling needs offset 0 "
+                   f"(magnetograms), not {offset}.")
+            raise ValueError(msg)
+        self.field_scale_min = float(field_scale_min)
         self.real_images = [np.asarray(r, dtype=np.float32) for r in real_images]
         self.real_noise = None if real_noise is None else [float(s) for s in real_noise]
         self.forward_per_batch = forward_per_batch if self.real_images else 0
@@ -155,8 +163,11 @@ class PatchDataset(keras.utils.PyDataset):
         xs, ys = zip(*(self.bank.sample(rng, size) for _ in range(n_sup)))
         sigma = _noise_levels(rng, n_sup, self.noise, self.noise_min)
         clean = np.stack(xs)
-        x = clean + sigma[:, None, None] * rng.standard_normal((n_sup, size, size))
         y = np.stack(ys)
+        if self.field_scale_min < 1:
+            factor = np.exp(rng.uniform(np.log(self.field_scale_min), 0.0, size=n_sup))[:, None, None]
+            clean, y = clean * factor, y * factor
+        x = clean + sigma[:, None, None] * rng.standard_normal((n_sup, size, size))
         flag = np.ones_like(y)
         if self.forward_per_batch:
             inputs, targets = [], []

@@ -253,7 +253,8 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
         real_noise = [hmi_noise_sigma(r) for r in corpus.real_hmi]
     data = PatchDataset(bank, patch_size=config.patch_size, batch_size=config.batch_size,
                         steps=config.steps_per_epoch, noise=config.noise, noise_min=config.noise_min,
-                        offset=offset, real_images=corpus.real_hmi if config.forward_weight else (),
+                        offset=offset, field_scale_min=config.field_scale_min,
+                        real_images=corpus.real_hmi if config.forward_weight else (),
                         real_noise=real_noise,
                         forward_per_batch=config.forward_per_batch, noise_twins=trainer.noise_twins,
                         seed=config.seed)
@@ -315,7 +316,9 @@ def train_enhance(corpus, run_dir, config=None, *, export_to=None, model_name=No
                           "degraded separately and never used for training",
                           "real_hmi_forward_consistency": list(corpus.real_hmi_names) if config.forward_weight
                           else [], "phases_per_frame": config.phases,
-                          "augmentation": "8 rotations/reflections, fresh random patches every step",
+                          "augmentation": "8 rotations/reflections, fresh random patches every step"
+                          + (f"; field of each supervised pair scaled by a factor drawn log-uniformly in "
+                             f"[{config.field_scale_min}, 1]" if config.field_scale_min < 1 else ""),
                           "input_noise": {"sigma_min": config.noise_min, "sigma_max": config.noise,
                                           "unit": "network units", "drawn": "uniformly per patch"},
                           "real_hmi_self_supervision": (
