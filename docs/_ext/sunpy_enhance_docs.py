@@ -291,26 +291,9 @@ def _metrics_rst(metrics):
                                 first="frame")
     study = metrics.get("noise_study")
     if isinstance(study, list) and study:
-        records = []
-        for frame in study:
-            for level, q in frame.items():
-                if isinstance(q, dict):
-                    records.append({"frame": frame["frame"], "input noise": level,
-                                    "RMS network (G)": q["rms_network"], "RMS bicubic": q["rms_bicubic"],
-                                    "RMS best RL": q["rms_richardson-lucy"], "RL setting": q["rl_setting"],
-                                    "network / RL": q["ratio_to_rl"], "network / bicubic": q["ratio_to_bicubic"],
-                                    "RMS from noise-free input (network / RL)":
-                                        f"{q['rms_noise_free_network']:.1f} / "
-                                        f"{q['rms_noise_free_richardson-lucy']:.1f}",
-                                    "beyond HMI's Nyquist: truth / network error / RL error":
-                                        f"{frame['rms_truth_beyond_hmi_nyquist']:.1f} / "
-                                        f"{q['rms_beyond_hmi_nyquist_network']:.1f} / "
-                                        f"{q['rms_beyond_hmi_nyquist_richardson-lucy']:.1f}",
-                                    "noise passed, weak field (network / bicubic / RL)":
-                                        f"{q['weak_network']:.1f} / {q['weak_bicubic']:.1f} / "
-                                        f"{q['weak_richardson-lucy']:.1f}",
-                                    "strong field": f"{q['strong_network']:.1f} / {q['strong_bicubic']:.1f} / "
-                                                    f"{q['strong_richardson-lucy']:.1f}"})
+        from sunpy_enhance.enhance.training.evaluation import noise_study_rows
+
+        records = noise_study_rows(study)
         lines += _records_table(records, title=("Noise: RMS against the 28 cm truth, and the input noise passed to "
                                                 "the output (noise_propagation, G rms; "
                                                 "weak field: |B| < 100 G in the truth)"), first="frame")

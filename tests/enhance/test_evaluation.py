@@ -6,7 +6,12 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from sunpy_enhance.enhance.training.evaluation import magnetogram_noise_study, unsampled_detail, write_report
+from sunpy_enhance.enhance.training.evaluation import (
+    magnetogram_noise_study,
+    noise_study_rows,
+    unsampled_detail,
+    write_report,
+)
 from sunpy_enhance.enhance.training.frames import Frame
 
 
@@ -55,6 +60,24 @@ def test_report_shows_the_noise_free_errors(study, tmp_path):
     assert (f"{row['rms_noise_free_network']:.1f} / {row['rms_noise_free_richardson-lucy']:.1f} | "
             f"{study['rms_truth_beyond_hmi_nyquist']:.1f} / {row['rms_beyond_hmi_nyquist_network']:.1f} / "
             f"{row['rms_beyond_hmi_nyquist_richardson-lucy']:.1f} |") in text
+
+
+def test_noise_study_rows_are_the_report_table(study, tmp_path):
+    """One row per noise level, all with the same columns, and each row is a line of the report."""
+    rows = noise_study_rows([study])
+    assert [r["input noise"] for r in rows] == ["10 G", "6 G"]
+    assert len({tuple(r) for r in rows}) == 1
+    assert rows[0]["network / RL"] == f"{study['10G']['ratio_to_rl']:.3f}"
+    metrics = {"kind": "magnetogram", "model": "m", "noise": 0.01, "summary": {}, "validation": [],
+               "noise_study": [study],
+               "real_hmi": {"file": "f", "detail_correlation_with_published": 0.0, "figure": "r.png",
+                            **{k: {"a": 1.0} for k in ("network", "network-no-consistency", "published",
+                                                       "richardson-lucy-20", "bicubic")}}}
+    write_report(metrics, tmp_path / "report.md")
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    assert "| " + " | ".join(rows[0]) + " |" in lines
+    for row in rows:
+        assert "| " + " | ".join(row.values()) + " |" in lines
 
 
 @pytest.mark.parametrize(("period", "beyond"), [(2.0, False), (1.3, False), (0.8, True), (0.6, True)])

@@ -34,8 +34,8 @@ from sunpy_enhance.models import model_directory, read_card
 from sunpy_enhance.richardson_lucy import richardson_lucy
 
 __all__ = ["best_richardson_lucy", "bicubic_x2", "crop_border", "detail_correlation", "evaluate_model",
-           "magnetogram_noise_study", "psnr", "quiet_highpass_std", "raw_photometry", "ssim", "targets_table",
-           "unsampled_detail", "write_card_metrics", "write_report"]
+           "magnetogram_noise_study", "noise_study_rows", "psnr", "quiet_highpass_std", "raw_photometry", "ssim",
+           "targets_table", "unsampled_detail", "write_card_metrics", "write_report"]
 
 #: Richardson–Lucy iteration counts tried; the best (highest PSNR) is reported.
 RL_ITERATIONS = (5, 10, 20, 40)
@@ -555,6 +555,48 @@ def write_card_metrics(model_dir, metrics, *, output=None):
     return target
 
 
+def noise_study_rows(noise_study):
+    """
+    The table of `magnetogram_noise_study` results: one row per frame and input noise level, as text.
+
+    The report of `evaluate_model` and the model-card pages of the documentation both show this table.
+
+    Parameters
+    ----------
+    noise_study : list of dict
+        `magnetogram_noise_study` results (as recorded in a card's ``metrics["noise_study"]``).
+
+    Returns
+    -------
+    list of dict
+        Column heading to formatted cell (G, or a ratio), in display order; every row has the same columns.
+    """
+    rows = []
+    for frame in noise_study:
+        for level, q in frame.items():
+            if not isinstance(q, dict):
+                continue
+            rows.append({
+                "frame": frame["frame"],
+                "input noise": level.replace("G", " G"),
+                "RMS network": f"{q['rms_network']:.1f}",
+                "RMS bicubic": f"{q['rms_bicubic']:.1f}",
+                "RMS best RL (setting)": f"{q['rms_richardson-lucy']:.1f} ({q['rl_setting']})",
+                "network / RL": f"{q['ratio_to_rl']:.3f}",
+                "network / bicubic": f"{q['ratio_to_bicubic']:.3f}",
+                "RMS from noise-free input: network / RL":
+                    f"{q['rms_noise_free_network']:.1f} / {q['rms_noise_free_richardson-lucy']:.1f}",
+                "beyond HMI's Nyquist: truth / network error / RL error":
+                    f"{frame['rms_truth_beyond_hmi_nyquist']:.1f} / {q['rms_beyond_hmi_nyquist_network']:.1f} / "
+                    f"{q['rms_beyond_hmi_nyquist_richardson-lucy']:.1f}",
+                "noise passed, weak field: network / bicubic / RL":
+                    f"{q['weak_network']:.1f} / {q['weak_bicubic']:.1f} / {q['weak_richardson-lucy']:.1f}",
+                "strong field: network / bicubic / RL":
+                    f"{q['strong_network']:.1f} / {q['strong_bicubic']:.1f} / {q['strong_richardson-lucy']:.1f}",
+            })
+    return rows
+
+
 def write_report(metrics, path):
     """Write the Markdown report of `evaluate_model`."""
     kind = metrics["kind"]
@@ -578,24 +620,10 @@ def write_report(metrics, path):
                          f"{r['contrast_target']:.4f} | {r['photometry_network']:+.4f} | "
                          f"{r['photometry_raw_network']:+.4f} |")
     if metrics.get("noise_study"):
+        rows = noise_study_rows(metrics["noise_study"])
         lines += ["", "## Noise: RMS against the 28 cm truth and propagated noise (G)", "",
-                  "| frame | input noise | RMS network | RMS bicubic | RMS best RL (setting) | network/RL | "
-                  "network/bicubic | RMS from noise-free input: network / RL | "
-                  "beyond HMI's Nyquist: truth / network error / RL error | "
-                  "propagated weak: network / bicubic / RL | strong: network / bicubic / RL |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for r in metrics["noise_study"]:
-            for level in MAGNETOGRAM_NOISE_LEVELS:
-                q = r[f"{level:g}G"]
-                lines.append(f"| {r['frame']} | {level:g} G | {q['rms_network']:.1f} | {q['rms_bicubic']:.1f} | "
-                             f"{q['rms_richardson-lucy']:.1f} ({q['rl_setting']}) | {q['ratio_to_rl']:.3f} | "
-                             f"{q['ratio_to_bicubic']:.3f} | {q['rms_noise_free_network']:.1f} / "
-                             f"{q['rms_noise_free_richardson-lucy']:.1f} | {r['rms_truth_beyond_hmi_nyquist']:.1f} / "
-                             f"{q['rms_beyond_hmi_nyquist_network']:.1f} / "
-                             f"{q['rms_beyond_hmi_nyquist_richardson-lucy']:.1f} | "
-                             f"{q['weak_network']:.1f} / {q['weak_bicubic']:.1f} / "
-                             f"{q['weak_richardson-lucy']:.1f} | {q['strong_network']:.1f} / "
-                             f"{q['strong_bicubic']:.1f} / {q['strong_richardson-lucy']:.1f} |")
+                  "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
         lines += ["", "Beyond HMI's Nyquist: the RMS of the truth's detail above 0.99 arcsec⁻¹ (`unsampled_detail`), "
                   "the error of an ideal restoration of everything HMI samples, and the part of each method's error "
                   "(noisy input) there. An error below the truth's means correct detail finer than HMI's pixels; "
