@@ -15,7 +15,12 @@ square bands, `~sunpy_enhance.enhance.training.evaluation.unsampled_detail`):
 The bands add in quadrature to the total (an orthogonal split). The last column is the gain of the method on weak
 fields: the least-squares slope of output on truth over the pixels where the truth has ``|B|`` < 100 G within
 1″ (so that flux a method blurs out of strong features does not count); 1: the weak fields kept at their strength,
-below 1: damped, as a denoiser does.
+below 1: damped, as a denoiser does. The column before it is the correlation of the method's error with
+Richardson–Lucy's from the same input.
+
+The row "best blend" is the convex combination ``(1 - a) network + a RL`` with the ``a`` in [0, 1] that minimises
+the error against the truth (an oracle, like the choice of Richardson–Lucy's setting). How little it gains over
+either method measures how much of their errors the two share: structure that neither recovers from HMI's data.
 
 Methods: the model (with its consistency step, as `~sunpy_enhance.enhance.enhance_array` returns it),
 Richardson–Lucy tuned on the truth (`~sunpy_enhance.enhance.training.evaluation.best_richardson_lucy`) and bicubic
@@ -78,6 +83,19 @@ def weak_gain(output, truth):
     return float(np.sum(o[weak] * t[weak]) / np.sum(t[weak] ** 2))
 
 
+def best_blend(network, rl, truth):
+    """The oracle blend weight ``a`` (clipped to [0, 1]) of ``(1 - a) network + a rl``, and the blend."""
+    en, er = crop(network - truth), crop(rl - truth)
+    d = en - er
+    a = float(np.clip(np.sum(en * d) / np.sum(d * d), 0.0, 1.0))
+    return a, (1 - a) * network + a * rl
+
+
+def correlation(a, b):
+    a, b = crop(a).ravel(), crop(b).ravel()
+    return float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("shared", nargs="?", type=Path, default=SHARED)
@@ -85,7 +103,8 @@ def main():
     args = parser.parse_args()
     _, validation = real_magnetogram_frames(args.shared)
     header = ["frame", "method", "input", "total (G)",
-              *[f"{lo:g}-{hi:g} Nyq" for lo, hi in zip(EDGES[:-1], EDGES[1:])], "beyond Nyq", "weak-field gain"]
+              *[f"{lo:g}-{hi:g} Nyq" for lo, hi in zip(EDGES[:-1], EDGES[1:])], "beyond Nyq", "error corr. with RL",
+              "weak-field gain"]
     rows = []
     for i, frame in enumerate(validation):
         clean_kg, truth_kg = training_pair(frame.data, frame.pixel_scale, boundary=frame.boundary)
@@ -94,16 +113,19 @@ def main():
         label, rl, rl_clean = best_richardson_lucy(hmi, clean, truth, NOISE)
         name = frame.name.split("/")[-1][:40]
         rows.append([name, "truth itself", "", f"{np.sqrt(np.mean(crop(truth) ** 2)):.1f}",
-                     *[f"{v:.1f}" for v in band_rms(truth)], ""])
+                     *[f"{v:.1f}" for v in band_rms(truth)], "", ""])
         outputs = {"network": (enhance_array(hmi, kind="magnetogram", model=args.model),
                                enhance_array(clean, kind="magnetogram", model=args.model)),
                    f"RL ({label})": (rl, rl_clean),
                    "bicubic": (bicubic_x2(hmi), bicubic_x2(clean))}
+        blends = [best_blend(net, r, truth) for net, r in zip(outputs["network"], (rl, rl_clean))]
+        outputs[f"best blend (a = {blends[0][0]:.2f} / {blends[1][0]:.2f})"] = tuple(b for _, b in blends)
         for method, pair in outputs.items():
-            for which, output in zip((f"{NOISE:g} G", "no noise"), pair):
+            for which, output, reference in zip((f"{NOISE:g} G", "no noise"), pair, (rl, rl_clean)):
                 error = output - truth
                 rows.append([name, method, which, f"{np.sqrt(np.mean(crop(error) ** 2)):.1f}",
-                             *[f"{v:.1f}" for v in band_rms(error)], f"{weak_gain(output, truth):.3f}"])
+                             *[f"{v:.1f}" for v in band_rms(error)], f"{correlation(error, reference - truth):.3f}",
+                             f"{weak_gain(output, truth):.3f}"])
     print_table(f"Error against the 28 cm truth by band of spatial frequency (model {args.model}; "
                 f"HMI's Nyquist = {(0.5 / HMI_PIXEL_SCALE).to_value(1 / u.arcsec):.2f} arcsec⁻¹; "
                 "the truth rows give the truth's own rms per band)", header, rows)
