@@ -46,15 +46,19 @@ def test_noise_raises_the_error_of_every_method(study):
         assert row[f"rms_{method}"] > row[f"rms_noise_free_{method}"] > 0
 
 
-def test_report_shows_the_noise_free_errors(study, tmp_path):
+def report_text(study, path):
+    """The report of `write_report` for a metrics record holding only ``study``."""
     metrics = {"kind": "magnetogram", "model": "m", "noise": 0.01, "summary": {}, "validation": [],
                "noise_study": [study],
                "real_hmi": {"file": "f", "detail_correlation_with_published": 0.0, "figure": "r.png",
                             **{k: {"a": 1.0} for k in ("network", "network-no-consistency", "published",
                                                        "richardson-lucy-20", "bicubic")}}}
-    path = tmp_path / "report.md"
     write_report(metrics, path)
-    text = path.read_text()
+    return path.read_text()
+
+
+def test_report_shows_the_noise_free_errors(study, tmp_path):
+    text = report_text(study, tmp_path / "report.md")
     assert "RMS from noise-free input: network / RL" in text
     row = study["10G"]
     assert (f"{row['rms_noise_free_network']:.1f} / {row['rms_noise_free_richardson-lucy']:.1f} | "
@@ -68,13 +72,7 @@ def test_noise_study_rows_are_the_report_table(study, tmp_path):
     assert [r["input noise"] for r in rows] == ["10 G", "6 G"]
     assert len({tuple(r) for r in rows}) == 1
     assert rows[0]["network / RL"] == f"{study['10G']['ratio_to_rl']:.3f}"
-    metrics = {"kind": "magnetogram", "model": "m", "noise": 0.01, "summary": {}, "validation": [],
-               "noise_study": [study],
-               "real_hmi": {"file": "f", "detail_correlation_with_published": 0.0, "figure": "r.png",
-                            **{k: {"a": 1.0} for k in ("network", "network-no-consistency", "published",
-                                                       "richardson-lucy-20", "bicubic")}}}
-    write_report(metrics, tmp_path / "report.md")
-    lines = (tmp_path / "report.md").read_text().splitlines()
+    lines = report_text(study, tmp_path / "report.md").splitlines()
     assert "| " + " | ".join(rows[0]) + " |" in lines
     for row in rows:
         assert "| " + " | ".join(row.values()) + " |" in lines
