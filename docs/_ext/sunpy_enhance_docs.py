@@ -181,7 +181,8 @@ def _enhance_card_rst(card):
         ("Created", card.get("created")),
     ])
     if epochs is not None and configured and epochs < configured:
-        limit = f" (the run has a time limit of {training['max_minutes']} min)" if training.get("max_minutes") else ""
+        limit = (f" (its last invocation had a time limit of {training['max_minutes']} min)"
+                 if training.get("max_minutes") else "")
         lines += [".. note::", "",
                   (f"   This model is the best checkpoint after {epochs} of the {configured} epochs its last run was "
                    f"configured for{limit}. See :ref:`retraining` to train it further from these weights."), ""]

@@ -89,7 +89,8 @@ class TrainingConfig:
         bfloat16 computes the hidden layers in bfloat16 (output layer float32).
     seed : int
     max_minutes : float or None
-        Stop (keeping the best checkpoint) after this wall time.
+        Stop (keeping the best checkpoint) after this wall time. It belongs to one invocation: a resumed run
+        may set another, and the card keeps the last one (``wall_time_seconds`` counts every invocation).
     """
 
     kind: str = "continuum"
