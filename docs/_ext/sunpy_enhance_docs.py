@@ -271,11 +271,14 @@ def _records_table(records, *, title, first=None, skip=("figure", "shape")):
 
 
 def _metrics_rst(metrics):
-    """The evaluation recorded in an Enhance card (`sunpy_enhance.enhance.training.evaluation`): targets, frames, real data."""
+    """
+    The evaluation recorded in an Enhance card (`sunpy_enhance.enhance.training.evaluation`): targets, frames and
+    real data.
+    """
     if not isinstance(metrics, dict) or not metrics:
         return []
-    lines = [("**Evaluation** recorded in the card by `sunpy_enhance.enhance.training.evaluation` (held-out frames with a "
-             "known 28 cm target, and a real HMI sample without one):"), ""]
+    lines = [("**Evaluation** recorded in the card by `sunpy_enhance.enhance.training.evaluation` (held-out frames "
+              "with a known 28 cm target, and a real HMI sample without one):"), ""]
     if isinstance(metrics.get("targets"), list):
         missed = [t for t in metrics["targets"] if t.get("met") == "NO"]
         if missed:
